@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config';
+
+const ignored = ['**/node_modules/**', '**/dist/**', '**/.next/**'];
+
+export default defineConfig({
+  test: {
+    reporters: ['default', './scripts/vitest-summary-reporter.ts'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{apps,packages}/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
+          exclude: ignored,
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+          // Each file starts its own etcd/Redis; two at a time fits 2 cores.
+          maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['{apps,packages}/*/src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
+          exclude: ignored,
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
