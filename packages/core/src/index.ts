@@ -3,3 +3,4 @@ export * from './lock-identity.js';
 export * from './observation.js';
 export * from './events.js';
 export * from './config.js';
+export * from './config-file.js';
