@@ -1,0 +1,137 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PrismaClient } from './generated/postgresql/client/client.js';
+import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
+import { storeUnavailable } from './store-error.js';
+import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
+import { writeBatch } from './write-batch.js';
+import { listAudit, loadLiveLocks, loadRollups, loadSourceState, purgeBefore, recordAudit, type PurgeOptions } from './read.js';
+import type {
+  AuditInput,
+  ListAuditOptions,
+  PurgeResult,
+  StoredAudit,
+  StoredLock,
+  StoredRollup,
+  StoredSource,
+  WriteBatch,
+  WriteBatchResult,
+} from './types.js';
+
+/**
+ * The typed Prisma client. Both generated clients (sqlite, postgresql) come
+ * from the same schema and have the same model API; the PostgreSQL client's
+ * type stands for both, and the SQLite client is cast to it in openStore.
+ * Provider-specific SQL (raw queries) must check `store.provider`.
+ */
+export type StoreClient = PrismaClient;
+
+export interface OpenStoreOptions {
+  url: string;
+  /** Base for relative file: URLs (default process.cwd()). */
+  cwd?: string;
+  /** SQLite: how long a writer waits for another process's write lock (default 10 s). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL pool size (default 5). */
+  poolSize?: number;
+  /** Used by store.migrate(). */
+  migrationsDir?: string;
+}
+
+export interface Store {
+  readonly prisma: StoreClient;
+  readonly provider: StoreProvider;
+  /** The store URL without password, for logs. */
+  readonly display: string;
+  migrate(): Promise<MigrateResult>;
+  /** The collector's flush: one transaction per call. */
+  writeBatch(batch: WriteBatch): Promise<WriteBatchResult>;
+  loadSourceState(source: string): Promise<StoredSource | null>;
+  loadLiveLocks(source: string): Promise<StoredLock[]>;
+  loadRollups(bucket: number): Promise<StoredRollup[]>;
+  purgeBefore(ms: number, options?: PurgeOptions): Promise<PurgeResult>;
+  recordAudit(record: AuditInput): Promise<StoredAudit>;
+  listAudit(options?: ListAuditOptions): Promise<StoredAudit[]>;
+  close(): Promise<void>;
+}
+
+async function createClient(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promise<StoreClient> {
+  if (parsed.provider === 'sqlite') {
+    mkdirSync(dirname(parsed.path), { recursive: true });
+    const [{ PrismaClient: SqliteClient }, { PrismaBetterSqlite3 }] = await Promise.all([
+      import('./generated/sqlite/client/client.js'),
+      import('@prisma/adapter-better-sqlite3'),
+    ]);
+    const adapter = new PrismaBetterSqlite3({ url: `file:${parsed.path}`, timeout: options.busyTimeoutMs ?? 10_000 });
+    // Same schema, same model API; only the provider string differs (see StoreClient).
+    return new SqliteClient({ adapter }) as unknown as StoreClient;
+  }
+  const [{ PrismaClient: PgClient }, { PrismaPg }] = await Promise.all([
+    import('./generated/postgresql/client/client.js'),
+    import('@prisma/adapter-pg'),
+  ]);
+  const adapter = new PrismaPg(
+    { connectionString: parsed.url, max: options.poolSize ?? 5, connectionTimeoutMillis: 10_000 },
+    // An idle connection dropped by the server must not crash the process; the next query reports it.
+    { onPoolError: () => {}, onConnectionError: () => {} },
+  );
+  return new PgClient({ adapter });
+}
+
+/**
+ * Opens the store named by `url`: `file:` -> SQLite (WAL, busy timeout; the
+ * parent directory is created), `postgres://` / `postgresql://` -> PostgreSQL.
+ * Checks the connection before returning; failures are STORE_UNAVAILABLE.
+ * Does not migrate: call store.migrate() (or `npm run db:migrate`) first.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const parsed = parseStoreUrl(options.url, options.cwd);
+  let prisma: StoreClient;
+  try {
+    prisma = await createClient(parsed, options);
+  } catch (error) {
+    if (isMissingGenerated(error)) {
+      throw storeUnavailable(parsed, new Error('the Prisma client is not generated; run `npm run generate -w @lockscope/store`'));
+    }
+    throw storeUnavailable(parsed, error);
+  }
+  try {
+    if (parsed.provider === 'sqlite') {
+      // journal_mode=WAL persists in the file; synchronous is per connection.
+      // WAL + NORMAL keeps commits durable against process crashes at a fraction of FULL's fsyncs.
+      await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+      await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
+    } else {
+      await prisma.$queryRawUnsafe('SELECT 1');
+    }
+  } catch (error) {
+    await prisma.$disconnect().catch(() => {});
+    throw storeUnavailable(parsed, error);
+  }
+
+  let closed = false;
+  const store: Store = {
+    prisma,
+    provider: parsed.provider,
+    display: parsed.display,
+    migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
+    writeBatch: (batch) => writeBatch(prisma, parsed, batch),
+    loadSourceState: (source) => loadSourceState(prisma, parsed, source),
+    loadLiveLocks: (source) => loadLiveLocks(prisma, parsed, source),
+    loadRollups: (bucket) => loadRollups(prisma, parsed, bucket),
+    purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, purgeOptions),
+    recordAudit: (record) => recordAudit(prisma, parsed, record),
+    listAudit: (listOptions) => listAudit(prisma, parsed, listOptions),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+    },
+  };
+  return store;
+}
+
+function isMissingGenerated(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && /generated/.test(e.message ?? '');
+}

@@ -1,0 +1,228 @@
+import { join, raw, sqltag, type Sql } from '@prisma/client/runtime/client';
+import { LockscopeError } from '@lockscope/core';
+import type { StoreClient } from './store.js';
+import { storeUnavailable } from './store-error.js';
+import { float, int, ms, optBytes, optFloat, optInt, optMs, optText, text } from './sql-values.js';
+import type { ParsedStoreUrl } from './url.js';
+import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch, WriteBatchResult } from './types.js';
+
+/**
+ * Bind parameters per statement. SQLite allows 32766 and PostgreSQL 65535;
+ * the bench (src/bench-write.ts) found no gain beyond a few thousand, and
+ * smaller statements keep the per-statement memory modest.
+ */
+export const MAX_PARAMS_PER_STATEMENT = 8000;
+
+type Conflict = { kind: 'update' | 'nothing'; target: string[] } | { kind: 'append' };
+
+interface TableSpec<R> {
+  table: string;
+  columns: readonly string[];
+  values(row: R): unknown[];
+  conflict: Conflict;
+  /** Key for de-duplicating upserts inside one statement (PostgreSQL refuses to update a row twice). */
+  key?(row: R): string;
+}
+
+const q = (name: string) => `"${name}"`;
+
+function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
+  const head = raw(`INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES `);
+  const conflict = spec.conflict;
+  const target = conflict.kind === 'append' ? '' : conflict.target.map(q).join(', ');
+  const tail =
+    conflict.kind === 'append'
+      ? raw('')
+      : conflict.kind === 'nothing'
+      ? raw(` ON CONFLICT (${target}) DO NOTHING`)
+      : raw(
+          ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns
+            .filter((c) => !conflict.target.includes(c))
+            .map((c) => `${q(c)} = excluded.${q(c)}`)
+            .join(', ')}`,
+        );
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS_PER_STATEMENT / spec.columns.length));
+  const out: Sql[] = [];
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    const tuples = chunk.map((row) => sqltag`(${join(spec.values(row))})`);
+    out.push(sqltag`${head}${join(tuples, ', ')}${tail}`);
+  }
+  return out;
+}
+
+/** Last write wins for rows with the same key inside one batch. */
+function lastByKey<R>(rows: R[], key: (row: R) => string): R[] {
+  if (rows.length < 2) return rows;
+  const map = new Map<string, R>();
+  for (const row of rows) {
+    const k = key(row);
+    map.delete(k);
+    map.set(k, row);
+  }
+  return map.size === rows.length ? rows : [...map.values()];
+}
+
+export const sourceSpec: TableSpec<SourceRow> = {
+  table: 'Source',
+  columns: ['name', 'kind', 'connected', 'lastError', 'lastEventAt', 'lastSeenAt', 'ingestLagMs', 'resumeRevision', 'lockCount', 'updatedAt'],
+  values: (r) => [
+    text(r.name),
+    text(r.kind),
+    r.connected ?? false,
+    optText(r.lastError),
+    optMs(r.lastEventAt, 'Source.lastEventAt'),
+    optMs(r.lastSeenAt, 'Source.lastSeenAt'),
+    optInt(r.ingestLagMs, 'Source.ingestLagMs'),
+    optText(r.resumeRevision),
+    int(r.lockCount ?? 0, 'Source.lockCount'),
+    ms(r.updatedAt, 'Source.updatedAt'),
+  ],
+  conflict: { kind: 'update', target: ['name'] },
+  key: (r) => r.name,
+};
+
+export const lockSpec: TableSpec<LockRow> = {
+  table: 'Lock',
+  columns: [
+    'id', 'source', 'name', 'rawKey', 'dialect', 'held', 'holder', 'token', 'acquiredAt', 'lastRenewedAt', 'ttlMs', 'expiresAt',
+    'nearExpiryAt', 'waiters', 'waiterQueue', 'holdId', 'trackerState', 'firstSeenAt', 'lastChangeAt', 'acquisitions', 'expirations',
+  ],
+  values: (r) => [
+    text(r.id),
+    text(r.source),
+    text(r.name),
+    text(r.rawKey),
+    text(r.dialect),
+    r.held ?? false,
+    optText(r.holder),
+    optText(r.token),
+    optMs(r.acquiredAt, 'Lock.acquiredAt'),
+    optMs(r.lastRenewedAt, 'Lock.lastRenewedAt'),
+    optInt(r.ttlMs, 'Lock.ttlMs'),
+    optMs(r.expiresAt, 'Lock.expiresAt'),
+    optMs(r.nearExpiryAt, 'Lock.nearExpiryAt'),
+    int(r.waiters ?? 0, 'Lock.waiters'),
+    optText(r.waiterQueue),
+    optText(r.holdId),
+    optText(r.trackerState),
+    ms(r.firstSeenAt, 'Lock.firstSeenAt'),
+    ms(r.lastChangeAt, 'Lock.lastChangeAt'),
+    int(r.acquisitions ?? 0, 'Lock.acquisitions'),
+    int(r.expirations ?? 0, 'Lock.expirations'),
+  ],
+  // The live row is replaced wholesale; (source, rawKey) is unique too, and
+  // the id is derived from it (core lockId), so conflicting on id suffices.
+  conflict: { kind: 'update', target: ['id'] },
+  key: (r) => r.id,
+};
+
+export const holdSpec: TableSpec<HoldRow> = {
+  table: 'Hold',
+  columns: ['lockId', 'holdKey', 'holder', 'token', 'acquiredAt', 'endedAt', 'heldMs', 'ttlMs', 'waitMs', 'renewals', 'maxLeaseUsed', 'nearExpiry', 'endReason', 'approximate'],
+  values: (r) => [
+    text(r.lockId),
+    text(r.holdKey),
+    optText(r.holder),
+    optText(r.token),
+    ms(r.acquiredAt, 'Hold.acquiredAt'),
+    ms(r.endedAt, 'Hold.endedAt'),
+    int(Math.round(r.heldMs), 'Hold.heldMs'),
+    optInt(r.ttlMs, 'Hold.ttlMs'),
+    optInt(r.waitMs === null || r.waitMs === undefined ? r.waitMs : Math.round(r.waitMs), 'Hold.waitMs'),
+    int(r.renewals ?? 0, 'Hold.renewals'),
+    optFloat(r.maxLeaseUsed, 'Hold.maxLeaseUsed'),
+    r.nearExpiry ?? false,
+    text(r.endReason),
+    r.approximate ?? false,
+  ],
+  conflict: { kind: 'nothing', target: ['lockId', 'holdKey'] },
+};
+
+export const eventSpec: TableSpec<EventRow> = {
+  table: 'Event',
+  columns: ['lockId', 'source', 'at', 'type', 'holder', 'token', 'ttlMs', 'valueMs', 'revision', 'detail'],
+  values: (r) => [
+    text(r.lockId),
+    text(r.source),
+    ms(r.at, 'Event.at'),
+    text(r.type),
+    optText(r.holder),
+    optText(r.token),
+    optInt(r.ttlMs, 'Event.ttlMs'),
+    optInt(r.valueMs === null || r.valueMs === undefined ? r.valueMs : Math.round(r.valueMs), 'Event.valueMs'),
+    optText(r.revision),
+    optText(r.detail),
+  ],
+  conflict: { kind: 'append' },
+};
+
+export const rollupSpec: TableSpec<RollupRow> = {
+  table: 'Rollup',
+  columns: [
+    'lockId', 'bucket', 'source', 'acquisitions', 'waitedAcquisitions', 'releases', 'expirations', 'nearExpiries',
+    'waitersMax', 'waitersSum', 'waitersSamples', 'acqLatencySketch', 'holdTimeSketch',
+  ],
+  values: (r) => [
+    text(r.lockId),
+    ms(r.bucket, 'Rollup.bucket'),
+    text(r.source),
+    int(r.acquisitions ?? 0, 'Rollup.acquisitions'),
+    int(r.waitedAcquisitions ?? 0, 'Rollup.waitedAcquisitions'),
+    int(r.releases ?? 0, 'Rollup.releases'),
+    int(r.expirations ?? 0, 'Rollup.expirations'),
+    int(r.nearExpiries ?? 0, 'Rollup.nearExpiries'),
+    int(r.waitersMax ?? 0, 'Rollup.waitersMax'),
+    float(r.waitersSum ?? 0, 'Rollup.waitersSum'),
+    int(r.waitersSamples ?? 0, 'Rollup.waitersSamples'),
+    optBytes(r.acqLatencySketch),
+    optBytes(r.holdTimeSketch),
+  ],
+  conflict: { kind: 'update', target: ['lockId', 'bucket'] },
+  key: (r) => `${r.lockId}\u0000${r.bucket}`,
+};
+
+function build<R>(spec: TableSpec<R>, rows: R[] | undefined): { sql: Sql[]; count: number } {
+  if (!rows || rows.length === 0) return { sql: [], count: 0 };
+  const unique = spec.key ? lastByKey(rows, spec.key) : rows;
+  return { sql: statements(spec, unique), count: unique.length };
+}
+
+/**
+ * Writes one collector flush in ONE transaction: sources, locks and rollups
+ * are upserted (row replaced), holds inserted unless (lockId, holdKey) exists,
+ * events appended. Values are validated (and statements built) before the
+ * transaction opens, so a bad row fails fast with BAD_REQUEST and writes nothing.
+ */
+export async function writeBatch(prisma: StoreClient, parsed: ParsedStoreUrl, batch: WriteBatch): Promise<WriteBatchResult> {
+  const sources = build(sourceSpec, batch.sources);
+  const locks = build(lockSpec, batch.locks);
+  const holds = build(holdSpec, batch.holds);
+  const events = build(eventSpec, batch.events);
+  const rollups = build(rollupSpec, batch.rollups);
+  if (sources.count + locks.count + holds.count + events.count + rollups.count === 0) {
+    return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0 };
+  }
+  try {
+    return await prisma.$transaction(
+      async (tx) => {
+        const run = async (list: Sql[]) => {
+          let n = 0;
+          for (const statement of list) n += await tx.$executeRaw(statement);
+          return n;
+        };
+        await run(sources.sql);
+        await run(locks.sql);
+        const holdsInserted = await run(holds.sql);
+        await run(events.sql);
+        await run(rollups.sql);
+        return { sources: sources.count, locks: locks.count, holdsInserted, events: events.count, rollups: rollups.count };
+      },
+      // Large catch-up batches on a slow disk can take seconds; the default 5 s would abort them.
+      { maxWait: 30_000, timeout: 120_000 },
+    );
+  } catch (error) {
+    if (error instanceof LockscopeError) throw error;
+    throw storeUnavailable(parsed, error, 'write to');
+  }
+}
