@@ -55,6 +55,8 @@ export interface WaiterObservation {
   /** Wall ms when the contender appeared; null when unknown (seen only on resync). */
   since: number | null;
   token?: string | null;
+  /** Redisson fair lock: the waiter's deadline (wall ms, score in redisson_lock_timeout). */
+  deadline?: number | null;
 }
 
 export type EndCause = 'released' | 'expired' | 'force_released' | 'unknown';

@@ -1,0 +1,3 @@
+export * from './source.js';
+export { createRedisSource, type RedisSourceOptions } from './redis/redis-source.js';
+export { createRedisClient, redactRedisUrl } from './redis/redis-client.js';

@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { displayKey, type Dialect, type HoldObservation, type WaiterObservation } from '@lockscope/core';
+
+/** Redisson's companion keys hash-tag the lock name so they land in the same cluster slot. */
+export const REDISSON_QUEUE_PREFIX = 'redisson_lock_queue:{';
+export const REDISSON_TIMEOUT_PREFIX = 'redisson_lock_timeout:{';
+export const REDISSON_TOKEN_PREFIX = 'redisson_lock_token:{';
+export const REDISSON_CHANNEL_PREFIX = 'redisson_lock__channel:{';
+export const REDISSON_RWLOCK_CHANNEL_PREFIX = 'redisson_rwlock:{';
+
+export function redissonKey(prefix: string, name: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(prefix, 'latin1'), name, Buffer.from('}', 'latin1')]);
+}
+
+/** The lock name inside `redisson_lock_queue:{name}` / `redisson_lock_timeout:{name}`, or null. */
+export function redissonCompanionName(key: Uint8Array): Buffer | null {
+  const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  for (const prefix of [REDISSON_QUEUE_PREFIX, REDISSON_TIMEOUT_PREFIX]) {
+    const p = Buffer.from(prefix, 'latin1');
+    if (buf.length > p.length && buf.subarray(0, p.length).equals(p) && buf[buf.length - 1] === 0x7d) {
+      return Buffer.from(buf.subarray(p.length, buf.length - 1));
+    }
+  }
+  return null;
+}
+
+const MAX_SHOWN_CHARS = 200;
+/** Tokens longer than this are identified by their SHA-1 so a hold id stays small. */
+const MAX_RAW_HOLD_ID_BYTES = 4096;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A value as text that is safe to print: invalid UTF-8 bytes and control
+ * characters as \xNN, cut after 200 characters with the full byte size noted.
+ */
+export function safeText(bytes: Uint8Array): string {
+  const head = bytes.length > MAX_SHOWN_CHARS * 4 ? bytes.subarray(0, MAX_SHOWN_CHARS * 4) : bytes;
+  // eslint-disable-next-line no-control-regex
+  let text = displayKey(head).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const chars = Array.from(text);
+  if (chars.length > MAX_SHOWN_CHARS || head.length < bytes.length) {
+    text = `${chars.slice(0, MAX_SHOWN_CHARS).join('')}… (${bytes.length} bytes)`;
+  }
+  return text;
+}
+
+/**
+ * Hold id of a `SET NX` token: the token itself when it is short valid UTF-8,
+ * otherwise `sha1:<hex>` of its bytes (Lua can compare that with redis.sha1hex,
+ * so huge or binary tokens still release safely).
+ */
+export function stringHoldId(value: Uint8Array): string {
+  if (value.length <= MAX_RAW_HOLD_ID_BYTES) {
+    try {
+      const text = utf8.decode(value);
+      if (!text.startsWith('sha1:')) return text;
+    } catch {
+      // not UTF-8: fall through to the hashed form
+    }
+  }
+  return `sha1:${createHash('sha1').update(value).digest('hex')}`;
+}
+
+const REDISSON_FIELD = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d+(:write)?$/i;
+const INTEGER = /^-?\d+$/;
+
+export interface RedissonHold {
+  /** Holder fields (`uuid:threadId`, writers `uuid:threadId:write`), sorted. */
+  fields: string[];
+  /** RReadWriteLock mode, null for a plain RLock. */
+  mode: 'read' | 'write' | null;
+}
+
+/** Recognises a Redisson lock hash; null when the hash is something else. */
+export function parseRedissonHash(entries: Record<string, Buffer | string>): RedissonHold | null {
+  const fields: string[] = [];
+  let mode: 'read' | 'write' | null = null;
+  for (const [field, raw] of Object.entries(entries)) {
+    const value = typeof raw === 'string' ? raw : raw.toString('latin1');
+    if (field === 'mode') {
+      if (value !== 'read' && value !== 'write') return null;
+      mode = value;
+      continue;
+    }
+    if (!REDISSON_FIELD.test(field) || !INTEGER.test(value)) return null;
+    fields.push(field);
+  }
+  if (fields.length === 0) return null;
+  fields.sort();
+  return { fields, mode };
+}
+
+/** Raw state of one candidate lock, as fetched in a pipeline. */
+export interface RawLockState {
+  key: Buffer;
+  type: string;
+  /** GET result for a string key. */
+  value: Buffer | null;
+  /** HGETALL result for a hash key. */
+  hash: Record<string, Buffer> | null;
+  /** PTTL: -2 missing, -1 no TTL. */
+  pttl: number;
+  /** LRANGE of redisson_lock_queue:{name}. */
+  queue: Buffer[];
+  /** redisson_lock_timeout:{name} as [member, score] pairs; null when the ZSET does not exist. */
+  timeouts: Array<[string, number]> | null;
+  /** GET redisson_lock_token:{name}. */
+  fencingToken: Buffer | null;
+}
+
+export interface RecognisedLock {
+  dialect: Dialect;
+  hold: Omit<HoldObservation, 'ttlMs' | 'renewedAt'> | null;
+  /** Waiters without `since` (the source tracks first sightings). */
+  waiters: Array<Omit<WaiterObservation, 'since'> & { deadline: number | null }> | null;
+  /** Redisson RW lock mode, for the release script. */
+  mode: 'read' | 'write' | null;
+}
+
+/** Turns raw Redis state into a lock, or null when the key is not a lock (ignored quietly). */
+export function recogniseLock(state: RawLockState): RecognisedLock | null {
+  const remainingMs = state.pttl >= 0 ? state.pttl : null;
+  const fairTrace = state.queue.length > 0 || state.timeouts !== null;
+  const waiters = fairTrace ? fairWaiters(state) : null;
+
+  if (state.type === 'string' && state.value !== null) {
+    const holdId = stringHoldId(state.value);
+    return {
+      dialect: 'redis-string',
+      hold: { holdId, holder: safeText(state.value), token: null, remainingMs },
+      waiters: null,
+      mode: null,
+    };
+  }
+  if (state.type === 'hash' && state.hash !== null) {
+    const parsed = parseRedissonHash(state.hash);
+    if (parsed === null) return null;
+    const holder = parsed.fields.join(', ');
+    return {
+      dialect: fairTrace ? 'redisson-fair' : 'redisson',
+      hold: {
+        holdId: parsed.fields.join(','),
+        holder: parsed.mode === null ? holder : `${parsed.mode}: ${holder}`,
+        token: state.fencingToken === null ? null : safeText(state.fencingToken),
+        remainingMs,
+      },
+      waiters: fairTrace ? waiters : null,
+      mode: parsed.mode,
+    };
+  }
+  if (state.type === 'none' && fairTrace) {
+    // A fair lock between holders: nobody holds it but the queue is visible.
+    return { dialect: 'redisson-fair', hold: null, waiters, mode: null };
+  }
+  return null;
+}
+
+function fairWaiters(state: RawLockState): Array<Omit<WaiterObservation, 'since'> & { deadline: number | null }> {
+  const deadlines = new Map(state.timeouts ?? []);
+  return state.queue.map((entry) => {
+    const id = entry.toString('latin1');
+    return { id, holder: safeText(entry), deadline: deadlines.get(id) ?? null };
+  });
+}
+
+/**
+ * Redis glob matching (the same rules as SCAN MATCH and PSUBSCRIBE: `*`, `?`,
+ * `[a-z]`, `[^x]`, backslash escapes) over raw bytes.
+ */
+export function redisGlobMatch(pattern: string, key: Uint8Array): boolean {
+  const p = Buffer.from(pattern, 'utf8');
+  return matchAt(p, 0, key, 0);
+}
+
+function matchAt(p: Uint8Array, pi: number, s: Uint8Array, si: number): boolean {
+  while (pi < p.length) {
+    const c = p[pi]!;
+    if (c === 0x2a /* * */) {
+      while (pi + 1 < p.length && p[pi + 1] === 0x2a) pi++;
+      if (pi + 1 === p.length) return true;
+      for (let k = si; k <= s.length; k++) if (matchAt(p, pi + 1, s, k)) return true;
+      return false;
+    }
+    if (si >= s.length) return false;
+    if (c === 0x3f /* ? */) {
+      pi++;
+      si++;
+      continue;
+    }
+    if (c === 0x5b /* [ */) {
+      let i = pi + 1;
+      const negate = p[i] === 0x5e; /* ^ */
+      if (negate) i++;
+      let matched = false;
+      while (i < p.length && p[i] !== 0x5d /* ] */) {
+        if (p[i] === 0x5c && i + 1 < p.length) {
+          i++;
+          if (p[i] === s[si]) matched = true;
+          i++;
+        } else if (i + 2 < p.length && p[i + 1] === 0x2d /* - */ && p[i + 2] !== 0x5d) {
+          let lo = p[i]!;
+          let hi = p[i + 2]!;
+          if (lo > hi) [lo, hi] = [hi, lo];
+          if (s[si]! >= lo && s[si]! <= hi) matched = true;
+          i += 3;
+        } else {
+          if (p[i] === s[si]) matched = true;
+          i++;
+        }
+      }
+      if (negate) matched = !matched;
+      if (!matched) return false;
+      pi = i + 1;
+      si++;
+      continue;
+    }
+    if (c === 0x5c /* \ */ && pi + 1 < p.length) {
+      if (p[pi + 1] !== s[si]) return false;
+      pi += 2;
+      si++;
+      continue;
+    }
+    if (c !== s[si]) return false;
+    pi++;
+    si++;
+  }
+  return si === s.length;
+}
+
+/**
+ * Best guess of the granted TTL from a PTTL read shortly after the set/expire
+ * event. The grant lies in [pttl, pttl + elapsed]; clients use round numbers,
+ * so the roundest number in that window is picked (exact for 2000, 30000...).
+ */
+export function estimateGrantedTtl(pttl: number, elapsedMs: number): number {
+  const hi = pttl + Math.max(0, elapsedMs) + 5;
+  for (const step of [1000, 100, 10]) {
+    const candidate = Math.ceil(pttl / step) * step;
+    if (candidate <= hi) return candidate;
+  }
+  return pttl;
+}
+
+/** Parses a display name back to key bytes (the inverse of displayKey's \xNN escapes). */
+export function keyCandidates(name: string): Buffer[] {
+  const plain = Buffer.from(name, 'utf8');
+  if (!name.includes('\\x')) return [plain];
+  const parts: Buffer[] = [];
+  let i = 0;
+  let text = '';
+  while (i < name.length) {
+    const m = /^\\x([0-9a-f]{2})/.exec(name.slice(i, i + 4));
+    if (m) {
+      parts.push(Buffer.from(text, 'utf8'), Buffer.from([parseInt(m[1]!, 16)]));
+      text = '';
+      i += 4;
+    } else {
+      text += name[i];
+      i++;
+    }
+  }
+  parts.push(Buffer.from(text, 'utf8'));
+  return [Buffer.concat(parts), plain];
+}
