@@ -4,3 +4,6 @@ export * from './observation.js';
 export * from './events.js';
 export * from './config.js';
 export * from './config-file.js';
+export * from './lease.js';
+export * from './sketch.js';
+export * from './hold-tracker.js';
