@@ -8,7 +8,7 @@ import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch, Writ
 
 /**
  * Bind parameters per statement. SQLite allows 32766 and PostgreSQL 65535;
- * the bench (src/bench-write.ts) found no gain beyond a few thousand, and
+ * the bench (src/bench-write.ts) showed no clear gain from 2,000 to 30,000, and
  * smaller statements keep the per-statement memory modest.
  */
 export const MAX_PARAMS_PER_STATEMENT = 8000;
