@@ -7,3 +7,5 @@ export * from './config-file.js';
 export * from './lease.js';
 export * from './sketch.js';
 export * from './hold-tracker.js';
+export * from './rollup.js';
+export * from './alerts/index.js';
