@@ -1,0 +1,33 @@
+import { LatencySketch } from '@lockscope/core';
+
+/**
+ * Merges the stored sketches of many rollup rows (core's LatencySketch codec)
+ * and answers quantiles: null when nothing was recorded, never 0 ms. A row
+ * whose bytes do not decode is counted in `corrupt` and left out, so one bad
+ * row does not take a whole page down.
+ */
+export class MergedSketch {
+  private sketch: LatencySketch | null = null;
+  corrupt = 0;
+
+  add(bytes: Uint8Array | null | undefined): void {
+    if (!bytes || bytes.byteLength === 0) return;
+    let part: LatencySketch;
+    try {
+      part = LatencySketch.fromBytes(bytes);
+    } catch {
+      this.corrupt += 1;
+      return;
+    }
+    (this.sketch ??= new LatencySketch()).merge(part);
+  }
+
+  get count(): number {
+    return this.sketch?.count ?? 0;
+  }
+
+  quantile(q: number): number | null {
+    const v = this.sketch?.quantile(q) ?? null;
+    return v === null ? null : Math.round(v * 100) / 100;
+  }
+}
