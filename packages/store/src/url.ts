@@ -11,6 +11,8 @@ export const DEFAULT_STORE_URL = 'file:./.lockscope/lockscope.db';
 
 /** The URL with any password replaced, safe for logs and error messages. */
 export function redactUrl(url: string): string {
+  // file: URLs carry no secrets, and URL parsing would rewrite relative paths.
+  if (url.trim().startsWith('file:')) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
