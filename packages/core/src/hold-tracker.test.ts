@@ -219,6 +219,20 @@ describe('LockTracker: renewals and TTL', () => {
     expect(t.hold!.maxLeaseUsed).toBeCloseTo(0.2, 9);
   });
 
+  it('detects a renewal from the remaining TTL carried by an observation', () => {
+    const t = tracker('etcd-mutex');
+    t.apply(obs('etcd-mutex', 1, 0, hold('k@1', { ttlMs: 10_000, remainingMs: 10_000 }), { waiters: [] }));
+    // A waiter arrives; the source read the owner's lease at the same time (1 s granularity).
+    const r = t.apply(obs('etcd-mutex', 2, 7_400, hold('k@1', { ttlMs: 10_000, remainingMs: 9_000 }), { waiters: [w('q@2', 7_400)] }));
+    expect(types(r.events)).toEqual(['renewed', 'waiter_added']);
+    expect(t.hold!.lastRenewedAt).toBe(6_400);
+    // Same lease state read again a moment later: no second renewal.
+    expect(t.apply(obs('etcd-mutex', 3, 7_900, hold('k@1', { ttlMs: 10_000, remainingMs: 8_000 }), { waiters: [w('q@2', 7_400)] })).events).toEqual([]);
+    expect(t.hold!.renewals).toBe(1);
+    // A lease already gone reports a negative remaining: treated as 0, not as a grant in the past of the past.
+    expect(t.checkpoint(16_000, { exists: true, remainingMs: -1_000, ttlMs: 10_000 }).events.map((e) => e.type)).toEqual(['near_expiry']);
+  });
+
   it('takes the grant time of a hold first seen mid-lease from its remaining TTL', () => {
     const t = tracker('etcd-mutex');
     t.apply(obs('etcd-mutex', 1, 100_000, hold('k@5', { ttlMs: 60_000, remainingMs: 20_000 }), { replayed: true }));

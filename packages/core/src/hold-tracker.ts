@@ -331,7 +331,7 @@ export class LockTracker {
   private applyRemaining(at: number, remainingMs: number | null | undefined, rev: string | null): LockEvent | null {
     const hold = this.s.hold;
     if (!hold || remainingMs == null || hold.ttlMs === null) return null;
-    const grant = Math.min(at, at - (hold.ttlMs - remainingMs));
+    const grant = Math.min(at, at - (hold.ttlMs - Math.max(0, remainingMs)));
     if (grant > hold.lastRenewedAt + this.renewalTolerance) return this.renew(at, grant, true, rev);
     if (grant < hold.lastRenewedAt - this.renewalTolerance) {
       // Our grant estimate was too late (first seen mid-lease, or the wall clock stepped back):

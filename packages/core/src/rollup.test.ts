@@ -219,6 +219,20 @@ describe('summarizeRollups', () => {
     });
   });
 
+  it('names the row whose stored sketch is unreadable', () => {
+    const a = acc();
+    a.recordAcquisition(5);
+    const row = { ...a.toRow(), acqLatencySketch: new Uint8Array([0x0a, 0x40, 0x01]) };
+    let thrown: unknown;
+    try {
+      summarizeRollups([row]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isLockscopeError(thrown, 'INTERNAL')).toBe(true);
+    expect((thrown as Error).message).toContain(`lock lock-1 at bucket ${T0}`);
+  });
+
   it('merges several locks (a fleet view) the same as their raw values', () => {
     const a = traffic(5, 'lock-a');
     const b = traffic(5, 'lock-b');

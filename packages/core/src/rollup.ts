@@ -207,8 +207,8 @@ class SummaryBuilder {
     this.waitersMax = Math.max(this.waitersMax, row.waitersMax);
     this.waitersSum += row.waitersSum;
     this.waitersSamples += row.waitersSamples;
-    if (row.acqLatencySketch) (this.acq ??= new LatencySketch()).merge(LatencySketch.fromBytes(row.acqLatencySketch));
-    if (row.holdTimeSketch) (this.hold ??= new LatencySketch()).merge(LatencySketch.fromBytes(row.holdTimeSketch));
+    if (row.acqLatencySketch) (this.acq ??= new LatencySketch()).merge(decodeSketch(row, 'acqLatencySketch'));
+    if (row.holdTimeSketch) (this.hold ??= new LatencySketch()).merge(decodeSketch(row, 'holdTimeSketch'));
   }
 
   build(): RollupSummary {
@@ -225,6 +225,17 @@ class SummaryBuilder {
       acqLatency: quantiles(this.acq),
       holdTime: quantiles(this.hold),
     };
+  }
+}
+
+function decodeSketch(row: RollupRowInput, column: 'acqLatencySketch' | 'holdTimeSketch'): LatencySketch {
+  try {
+    return LatencySketch.fromBytes(row[column]!);
+  } catch (error) {
+    throw new LockscopeError('INTERNAL', `The stored ${column} of lock ${row.lockId} at bucket ${String(row.bucket)} is unreadable.`, {
+      cause: error,
+      details: { lockId: row.lockId, bucket: String(row.bucket), column },
+    });
   }
 }
 
