@@ -1,5 +1,6 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { ALERT_RULES, isAlertRule } from './alerts/rule-names.js';
 import { LockscopeError } from './errors.js';
 
 const duration = z
@@ -47,7 +48,24 @@ const ruleOverride = z.strictObject({
   slowAcquisitionP95Ms: z.number().positive().optional(),
   highContentionWaiters: z.number().int().positive().optional(),
   maxHoldMs: duration.optional(),
+  slowAcquisitionMinSamples: z.number().int().positive().optional(),
+  highContentionFor: duration.optional(),
   mute: z.boolean().optional(),
+});
+
+const alertRuleName = z.string().refine(isAlertRule, {
+  error: (issue) => `unknown alert rule ${JSON.stringify(issue.input)}; known rules: ${ALERT_RULES.join(', ')}`,
+});
+
+const isoTime = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 time like 2026-11-23T08:00:00Z');
+
+const alertMute = z.strictObject({
+  /** Glob over lock names (and `source:name`); source_down matches the source name. */
+  match: z.string().min(1),
+  /** Mute only this rule; all rules when absent. */
+  rule: alertRuleName.optional(),
+  /** Mute until this time; for ever when absent. */
+  until: isoTime.optional(),
 });
 
 const webhook = z.strictObject({
@@ -67,7 +85,9 @@ export const alertsConfigSchema = z.strictObject({
   maxHoldWithoutTtl: duration.default(600_000),
   sourceDownAfter: duration.default(30_000),
   overrides: z.array(ruleOverride).default([]),
-  mutes: z.array(z.strictObject({ match: z.string().min(1), rule: z.string().optional(), until: z.string().optional() })).default([]),
+  /** How long a lease_expired alert stays open when the lock is not acquired again. */
+  leaseExpiredOpenFor: duration.default(300_000),
+  mutes: z.array(alertMute).default([]),
   webhooks: z.array(webhook).default([]),
 });
 
