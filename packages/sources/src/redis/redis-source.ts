@@ -209,8 +209,10 @@ class RedisLockSource implements LockSource {
       try {
         await withTimeout(client.connect(), this.connectTimeoutMs + 1_000);
       } catch (error) {
-        // Outside watch() nobody wants background reconnects: drop the client's retry timer.
-        if (!this.watching) client.disconnect();
+        // A first connect that fails is not retried in the background: the next call starts afresh.
+        client.disconnect();
+        if (this.cmd === client) this.cmd = null;
+        if (this.sub === client) this.sub = null;
         throw this.unreachable(error);
       }
     } else {
