@@ -35,6 +35,7 @@ describe('LockTracker: holds begin and end', () => {
     expect(t.lockId).toBe(lockId(SOURCE, KEY));
     expect(t.hold).toBeNull();
     expect(t.state().name).toBe('lock:jobs');
+    expect([t.source, t.name, t.keyHex, t.dialect]).toEqual([SOURCE, 'lock:jobs', Buffer.from(KEY).toString('hex'), 'redis-string']);
     expect(t.expiresAt()).toBeNull();
     expect(t.nextNearExpiryAt()).toBeNull();
     expect(t.leaseUsedRatio(5)).toBeNull();

@@ -137,6 +137,23 @@ export class LockTracker {
     return structuredClone(this.s);
   }
 
+  // Cheap read-only views for hot paths: state() deep-copies.
+  get source(): string {
+    return this.s.source;
+  }
+
+  get keyHex(): string {
+    return this.s.keyHex;
+  }
+
+  get name(): string {
+    return this.s.name;
+  }
+
+  get dialect(): Dialect {
+    return this.s.dialect;
+  }
+
   /** The current hold, read-only (null when free). */
   get hold(): Readonly<HoldState> | null {
     return this.s.hold;
