@@ -464,6 +464,9 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     if (gen !== s.generation || s.stopped) return;
     seen();
     if (res.created) {
+      // What happened before this watch existed (while disconnected, or before a resume) is a replay.
+      const head = BigInt(res.header.revision);
+      if (head > s.replayUntil) s.replayUntil = head;
       const index = s.pendingCreates.shift();
       if (index !== undefined && !res.canceled) s.watchIds.set(res.watch_id, index);
       if (s.pendingCreates.length === 0 && !res.canceled) {
