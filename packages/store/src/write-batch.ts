@@ -1,4 +1,4 @@
-import { join, raw, sqltag, type Sql } from '@prisma/client/runtime/client';
+import { Sql, type RawValue } from '@prisma/client/runtime/client';
 import { LockscopeError } from '@lockscope/core';
 import type { StoreClient } from './store.js';
 import { storeUnavailable } from './store-error.js';
@@ -18,7 +18,7 @@ type Conflict = { kind: 'update' | 'nothing'; target: string[] } | { kind: 'appe
 interface TableSpec<R> {
   table: string;
   columns: readonly string[];
-  values(row: R): unknown[];
+  values(row: R): RawValue[];
   conflict: Conflict;
   /** Key for de-duplicating upserts inside one statement (PostgreSQL refuses to update a row twice). */
   key?(row: R): string;
@@ -27,26 +27,38 @@ interface TableSpec<R> {
 const q = (name: string) => `"${name}"`;
 
 function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
-  const head = raw(`INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES `);
+  const head = `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES `;
   const conflict = spec.conflict;
-  const target = conflict.kind === 'append' ? '' : conflict.target.map(q).join(', ');
   const tail =
     conflict.kind === 'append'
-      ? raw('')
+      ? ''
       : conflict.kind === 'nothing'
-      ? raw(` ON CONFLICT (${target}) DO NOTHING`)
-      : raw(
-          ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns
+        ? ` ON CONFLICT (${conflict.target.map(q).join(', ')}) DO NOTHING`
+        : ` ON CONFLICT (${conflict.target.map(q).join(', ')}) DO UPDATE SET ${spec.columns
             .filter((c) => !conflict.target.includes(c))
             .map((c) => `${q(c)} = excluded.${q(c)}`)
-            .join(', ')}`,
-        );
-  const perStatement = Math.max(1, Math.floor(MAX_PARAMS_PER_STATEMENT / spec.columns.length));
+            .join(', ')}`;
+  const width = spec.columns.length;
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS_PER_STATEMENT / width));
   const out: Sql[] = [];
   for (let i = 0; i < rows.length; i += perStatement) {
-    const chunk = rows.slice(i, i + perStatement);
-    const tuples = chunk.map((row) => sqltag`(${join(spec.values(row))})`);
-    out.push(sqltag`${head}${join(tuples, ', ')}${tail}`);
+    const end = Math.min(rows.length, i + perStatement);
+    // Built as Sql(strings, values) directly: nesting sqltag/join per row cost
+    // about a quarter of the whole write time in the bench.
+    const strings: string[] = [];
+    const values: RawValue[] = [];
+    let pending = `${head}(`;
+    for (let r = i; r < end; r++) {
+      const rowValues = spec.values(rows[r]!);
+      if (rowValues.length !== width) throw new LockscopeError('INTERNAL', `${spec.table}: ${rowValues.length} values for ${width} columns`);
+      for (let c = 0; c < width; c++) {
+        strings.push(pending);
+        values.push(rowValues[c]);
+        pending = c < width - 1 ? ', ' : r < end - 1 ? '), (' : `)${tail}`;
+      }
+    }
+    strings.push(pending);
+    out.push(new Sql(strings, values));
   }
   return out;
 }
