@@ -1,0 +1,149 @@
+import { Args, Flags } from '@oclif/core';
+import { LockscopeError } from '@lockscope/core';
+import type { StoredAudit } from '@lockscope/store';
+import { LockctlCommand, safeMessage } from '../../base-command.js';
+import { EXIT_CODES_HELP } from '../../exit-codes.js';
+import { readLockHistory, type HistoryHold } from '../../lock-history.js';
+import { toLockRow, type LockRow, type WaiterRow } from '../../lock-row.js';
+import { openSources, stopAll } from '../../open-sources.js';
+import { tryOpenStore } from '../../store-access.js';
+import { formatMs, formatRatio, formatTime, renderTable } from '../../table.js';
+import { quoteForTerminal as q } from '../../terminal-quote.js';
+import { shipSpoolQuietly } from '../../ship-spool-quietly.js';
+import { isLockscopeErrorLike } from '../../lockscope-error-like.js';
+
+export interface ShowResult {
+  locks: LockRow[];
+  /** Sources that could not be asked. */
+  unreachable: { source: string; message: string }[];
+  history: { available: true; holds: HistoryHold[]; audits: StoredAudit[] } | { available: false; reason: string };
+}
+
+export const HOLD_COLUMNS = [
+  { header: 'ACQUIRED', get: (h: HistoryHold) => formatTime(h.acquiredAt) },
+  { header: 'HELD', get: (h: HistoryHold) => formatMs(h.heldMs), align: 'right' as const },
+  { header: 'HOLDER', get: (h: HistoryHold) => h.holder, max: 40 },
+  { header: 'TOKEN', get: (h: HistoryHold) => h.token, max: 20 },
+  { header: 'TTL', get: (h: HistoryHold) => formatMs(h.ttlMs), align: 'right' as const },
+  { header: 'WAITED', get: (h: HistoryHold) => formatMs(h.waitMs), align: 'right' as const },
+  { header: 'MAX-USED', get: (h: HistoryHold) => formatRatio(h.maxLeaseUsed), align: 'right' as const },
+  { header: 'ENDED', get: (h: HistoryHold) => `${h.endReason}${h.approximate ? ' (approx.)' : ''}` },
+];
+
+export default class Show extends LockctlCommand {
+  static override summary = 'Show one lock: the hold, fencing token, TTL, waiter queue and its last holds.';
+  static override description = `The live state comes from the backends; the last holds come from the store when it can be reached (otherwise the output says so and the command still succeeds).
+
+${EXIT_CODES_HELP}`;
+  static override examples = ['<%= config.bin %> show /locks/billing-cron', '<%= config.bin %> show lock:orders --source redis-main --json'];
+  static override enableJsonFlag = true;
+  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it' }) };
+  static override flags = {
+    source: Flags.string({ char: 's', description: 'only look in this source' }),
+    limit: Flags.integer({ default: 10, min: 1, max: 1000, description: 'how many past holds to show' }),
+  };
+
+  async run(): Promise<ShowResult> {
+    const { args, flags } = await this.parse(Show);
+    const loaded = this.lockscopeConfig(flags.config);
+    const sources = await openSources(loaded, flags.source ? [flags.source] : undefined);
+    const storeOpening = tryOpenStore(loaded);
+    let result: ShowResult;
+    try {
+      const answers = await Promise.allSettled(sources.map((s) => s.get(args.name)));
+      const now = Date.now();
+      const locks: LockRow[] = [];
+      const unreachable: { source: string; message: string }[] = [];
+      answers.forEach((a, i) => {
+        if (a.status === 'fulfilled') {
+          if (a.value) locks.push(toLockRow(a.value, { now, nearExpiryRatio: loaded.config.alerts.nearExpiryRatio }));
+        } else {
+          const e = a.reason as unknown;
+          if (isLockscopeErrorLike(e) && e.code !== 'SOURCE_UNREACHABLE') throw e;
+          unreachable.push({ source: sources[i]!.name, message: e instanceof Error ? e.message : String(e) });
+        }
+      });
+      if (locks.length === 0) {
+        if (unreachable.length > 0) {
+          throw new LockscopeError('SOURCE_UNREACHABLE', `${args.name} was not found on the reachable sources and ${unreachable.map((u) => u.source).join(', ')} could not be asked: ${unreachable[0]!.message}`);
+        }
+        throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source ?? 'any configured source'}; run \`lockctl ls\` to see the names.`);
+      }
+      const opened = await storeOpening;
+      let history: ShowResult['history'];
+      if (opened.store) {
+        try {
+          await shipSpoolQuietly(loaded.stateDir, opened.store);
+          const h = await readLockHistory(opened.store, { name: args.name, source: flags.source, limit: flags.limit });
+          // The collector saw the hold begin; fill in what the backends cannot say.
+          for (const row of locks) {
+            const stored = h.locks.find((l) => l.source === row.source);
+            if (stored?.held && stored.acquiredAt !== null && stored.holder === row.holder && stored.token === row.token) {
+              row.acquiredAt = stored.acquiredAt;
+              row.heldMs = Math.max(0, now - stored.acquiredAt);
+            }
+          }
+          history = { available: true, holds: h.holds, audits: h.audits };
+        } catch (error) {
+          history = { available: false, reason: error instanceof Error ? error.message : String(error) };
+        } finally {
+          await opened.store.close().catch(() => {});
+        }
+      } else {
+        history = { available: false, reason: opened.error };
+      }
+      result = { locks, unreachable, history };
+    } finally {
+      await stopAll(sources);
+      void storeOpening.then((o) => o.store?.close()).catch(() => {});
+    }
+    if (!this.jsonEnabled()) this.log(this.render(result));
+    return result;
+  }
+
+  private render(result: ShowResult): string {
+    const out: string[] = [];
+    for (const lock of result.locks) {
+      out.push(`${q(lock.name)}  on ${q(lock.source)}  (${lock.dialect})`);
+      if (lock.held) {
+        out.push(`  holder      ${q(lock.holder)}`);
+        out.push(`  token       ${q(lock.token ?? 'none')}`);
+        out.push(`  held since  ${lock.acquiredAt === null ? 'unknown (not recorded by the backend; the store has no record of this hold)' : `${formatTime(lock.acquiredAt)} (${formatMs(lock.heldMs)})`}`);
+        out.push(`  ttl         ${lock.ttlMs === null ? 'none (the hold cannot expire)' : formatMs(lock.ttlMs)}`);
+        out.push(`  remaining   ${q(formatMs(lock.remainingMs))}${lock.leaseUsedRatio === null ? '' : `  (${formatRatio(lock.leaseUsedRatio)} of the lease used${lock.nearExpiry ? ', NEAR EXPIRY' : ''})`}`);
+      } else {
+        out.push('  free (no holder)');
+      }
+      if (lock.waiterQueue === null) out.push('  waiters     not observable for this dialect');
+      else if (lock.waiterQueue.length === 0) out.push('  waiters     none');
+      else {
+        out.push(`  waiters     ${lock.waiterQueue.length}, in queue order:`);
+        const table = renderTable<WaiterRow & { pos: number }>(
+          lock.waiterQueue.map((w, i) => ({ ...w, pos: i + 1 })),
+          [
+            { header: '#', get: (w) => String(w.pos), align: 'right' },
+            { header: 'WAITER', get: (w) => w.holder, max: 40 },
+            { header: 'TOKEN', get: (w) => w.token, max: 20 },
+            { header: 'WAITING', get: (w) => formatMs(w.waitedMs) ?? 'unknown', align: 'right' },
+          ],
+        );
+        out.push(table.replace(/^/gm, '    '));
+      }
+      out.push('');
+    }
+    for (const u of result.unreachable) out.push(`Warning: source ${q(u.source)} could not be asked: ${safeMessage(u.message)}`);
+    if (!result.history.available) {
+      out.push(`Last holds: not available, the store could not be reached (${safeMessage(result.history.reason)}).`);
+    } else if (result.history.holds.length === 0) {
+      out.push('Last holds: none recorded in the store.');
+    } else {
+      out.push('Last holds (newest first, from the store):');
+      out.push(renderTable(result.history.holds, HOLD_COLUMNS).replace(/^/gm, '  '));
+    }
+    if (result.history.available && result.history.audits.length > 0) {
+      out.push('Force-releases:');
+      for (const a of result.history.audits) out.push(`  ${formatTime(a.at)}  ${q(a.actor)}@${q(a.host)}  ${q(a.result)}  holder ${q(a.holder)}  reason: ${q(a.reason)}`);
+    }
+    return out.join('\n');
+  }
+}

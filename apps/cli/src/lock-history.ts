@@ -1,0 +1,88 @@
+import { LockscopeError } from '@lockscope/core';
+import type { Store, StoredAudit } from '@lockscope/store';
+import { isLockscopeErrorLike } from './lockscope-error-like.js';
+
+export interface HistoryHold {
+  source: string;
+  name: string;
+  holder: string | null;
+  token: string | null;
+  acquiredAt: number;
+  endedAt: number;
+  heldMs: number;
+  ttlMs: number | null;
+  waitMs: number | null;
+  renewals: number;
+  maxLeaseUsed: number | null;
+  nearExpiry: boolean;
+  endReason: string;
+  approximate: boolean;
+}
+
+export interface StoredLockState {
+  source: string;
+  name: string;
+  held: boolean;
+  holder: string | null;
+  token: string | null;
+  acquiredAt: number | null;
+}
+
+export interface LockHistory {
+  locks: StoredLockState[];
+  /** Newest first. */
+  holds: HistoryHold[];
+  /** Force-releases recorded by lockctl, newest first. */
+  audits: StoredAudit[];
+}
+
+/**
+ * Past holds of a lock by display name (optionally on one source). The store
+ * has no name-keyed history read, so this reads the Lock and Hold models
+ * directly through the store's Prisma client.
+ */
+export async function readLockHistory(store: Store, { name, source, limit }: { name: string; source?: string | undefined; limit: number }): Promise<LockHistory> {
+  try {
+    const locks = await store.prisma.lock.findMany({ where: { name, ...(source ? { source } : {}) } });
+    const byId = new Map(locks.map((l) => [l.id, l]));
+    const holds =
+      locks.length === 0
+        ? []
+        : await store.prisma.hold.findMany({ where: { lockId: { in: [...byId.keys()] } }, orderBy: { endedAt: 'desc' }, take: limit });
+    const audits = await store.listAudit({ lockName: name, ...(source ? { source } : {}), limit });
+    return {
+      locks: locks.map((l) => ({
+        source: l.source,
+        name: l.name,
+        held: l.held,
+        holder: l.holder,
+        token: l.token,
+        acquiredAt: l.acquiredAt === null ? null : Number(l.acquiredAt),
+      })),
+      holds: holds.map((h) => {
+        const lock = byId.get(h.lockId)!;
+        return {
+          source: lock.source,
+          name: lock.name,
+          holder: h.holder,
+          token: h.token,
+          acquiredAt: Number(h.acquiredAt),
+          endedAt: Number(h.endedAt),
+          heldMs: h.heldMs,
+          ttlMs: h.ttlMs,
+          waitMs: h.waitMs,
+          renewals: h.renewals,
+          maxLeaseUsed: h.maxLeaseUsed,
+          nearExpiry: h.nearExpiry,
+          endReason: h.endReason,
+          approximate: h.approximate,
+        };
+      }),
+      audits,
+    };
+  } catch (error) {
+    if (isLockscopeErrorLike(error)) throw error;
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new LockscopeError('STORE_UNAVAILABLE', `The store could not be read (${reason}); check store.url and that the collector has migrated it.`, { cause: error });
+  }
+}
