@@ -250,8 +250,11 @@ describe('LockTracker: renewals and TTL', () => {
     expect(types(r.events)).toEqual(['ttl_changed', 'renewed']);
     expect(r.events[0]).toMatchObject({ ttlMs: 30_000, detail: { from: 5_000, to: 30_000 } });
     expect(t.expiresAt()).toBe(31_000);
+    // An estimate that wobbles by a few ms (Redis keeps no granted TTL) is not a change.
+    expect(t.apply(obs('redis-string', 10, 1_500, hold('a', { ttlMs: 30_010, renewedAt: 1_000 }))).events).toEqual([]);
+    expect(t.hold!.ttlMs).toBe(30_000);
     // PERSIST: the key no longer has a TTL.
-    const p = t.apply(obs('redis-string', 3, 2_000, hold('a', { ttlMs: null, renewedAt: 1_000 })));
+    const p = t.apply(obs('redis-string', 11, 2_000, hold('a', { ttlMs: null, renewedAt: 1_000 })));
     expect(types(p.events)).toEqual(['ttl_changed']);
     expect(t.expiresAt()).toBeNull();
     expect(t.nextNearExpiryAt()).toBeNull();

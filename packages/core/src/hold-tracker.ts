@@ -239,7 +239,7 @@ export class LockTracker {
       prev.holder = next.holder;
       prev.token = next.token;
       if (next.lease !== undefined) prev.lease = next.lease;
-      if (next.ttlMs !== prev.ttlMs) events.push(this.ttlChanged(at, next.ttlMs, rev));
+      if (ttlDiffers(prev.ttlMs, next.ttlMs)) events.push(this.ttlChanged(at, next.ttlMs, rev));
       let renewed = false;
       if (next.renewedAt != null && next.renewedAt > prev.lastRenewedAt) {
         events.push(this.renew(at, next.renewedAt, false, rev));
@@ -276,7 +276,7 @@ export class LockTracker {
         // with its cause; ending it here would lose the cause, so wait for it.
         return this.result(before, at, events, null, null);
       }
-      if (check.ttlMs !== hold.ttlMs && check.ttlMs !== null) events.push(this.ttlChanged(at, check.ttlMs, null));
+      if (check.ttlMs !== null && ttlDiffers(hold.ttlMs, check.ttlMs)) events.push(this.ttlChanged(at, check.ttlMs, null));
       const implied = this.applyRemaining(at, check.remainingMs, null);
       if (implied) events.push(implied);
       if (check.remainingMs != null) this.noteLeaseUsed(leaseUsedAt(hold, at, check.remainingMs));
@@ -512,6 +512,17 @@ export class LockTracker {
     if (changed) this.s.lastChangeAt = at;
     return { events, completed, acquired, changed };
   }
+}
+
+/**
+ * Whether a reported TTL is a different TTL. Redis does not store the granted TTL, so its
+ * source estimates it from PTTL and the estimate wobbles by a few ms between renewals; that
+ * wobble is not a change. Real changes (etcd whole seconds, a PEXPIRE with another duration)
+ * are far larger.
+ */
+function ttlDiffers(from: number | null, to: number | null): boolean {
+  if (from === null || to === null) return from !== to;
+  return Math.abs(to - from) > Math.max(10, 0.01 * from);
 }
 
 function unchanged(): ApplyResult {
