@@ -1,4 +1,4 @@
-import { DIALECTS } from '@lockscope/core';
+import { bucketOf, DIALECTS } from '@lockscope/core';
 import type { Prisma } from '../generated/postgresql/client/client.js';
 import { dialectShowsWaiters, toLockSummary, type LockSummary } from './lock-view.js';
 import { badRequest, readStore, type QueryDb } from './query-db.js';
@@ -30,7 +30,7 @@ export interface ListLocksOptions {
   db: QueryDb;
   now?: number;
   source?: string | undefined;
-  /** Substring of the lock name. Case follows the database (SQLite: ASCII case-insensitive; PostgreSQL: exact). */
+  /** Substring of the lock name, matched literally and case-sensitively on both databases. */
   name?: string | undefined;
   state?: LockState | undefined;
   sort?: LockSort | undefined;
@@ -74,12 +74,13 @@ export async function listLocks(options: ListLocksOptions): Promise<LockList> {
 
   const filters: Prisma.LockWhereInput[] = [];
   if (options.source) filters.push({ source: options.source });
-  if (options.name) filters.push({ name: { contains: options.name } });
   if (options.state) filters.push(stateFilter(options.state, now));
-  const where: Prisma.LockWhereInput = { AND: filters };
-  const pageWhere: Prisma.LockWhereInput = cursor ? { AND: [...filters, afterCursor(column, order, cursor)] } : where;
+  const after = cursor ? afterCursor(column, order, cursor) : null;
 
   return readStore('lock list', async () => {
+    if (options.name) filters.push(await nameFilter(db, options.name));
+    const where: Prisma.LockWhereInput = { AND: filters };
+    const pageWhere: Prisma.LockWhereInput = after ? { AND: [...filters, after] } : where;
     const orderBy: Prisma.LockOrderByWithRelationInput[] = [
       NULLABLE.has(column) ? { [column]: { sort: order, nulls: 'last' } } : { [column]: order },
       { id: 'asc' },
@@ -95,7 +96,7 @@ export async function listLocks(options: ListLocksOptions): Promise<LockList> {
       observableIds.length === 0
         ? Promise.resolve([])
         : db.rollup.findMany({
-            where: { lockId: { in: observableIds }, bucket: { gte: BigInt(now - p95WindowMs) }, acqLatencySketch: { not: null } },
+            where: { lockId: { in: observableIds }, bucket: { gte: BigInt(bucketOf(now - p95WindowMs)) }, acqLatencySketch: { not: null } },
             select: { lockId: true, acqLatencySketch: true },
           }),
       ids.length === 0
@@ -119,6 +120,21 @@ export async function listLocks(options: ListLocksOptions): Promise<LockList> {
       rows.length > limit && last ? encodeCursor({ v: cursorValue(last[column]), id: last.id }) : null;
     return { items, nextCursor, total, p95WindowMs };
   });
+}
+
+/** Above this many matches the id list would not fit one statement's parameters (SQLite: 32766). */
+const MAX_NAME_MATCHES = 20_000;
+
+/**
+ * Prisma's `contains` is LIKE: `%` and `_` in the text act as wildcards and
+ * case sensitivity differs between SQLite and PostgreSQL. `replace()` exists in
+ * both and compares literally, so the substring means the same everywhere.
+ */
+async function nameFilter(db: QueryDb, needle: string): Promise<Prisma.LockWhereInput> {
+  const rows = await db.$queryRaw<{ id: string }[]>`SELECT "id" FROM "Lock" WHERE "name" <> replace("name", ${needle}, '') LIMIT ${MAX_NAME_MATCHES + 1}`;
+  // A filter that matches nearly everything is not worth an exact literal match; LIKE is close enough there.
+  if (rows.length > MAX_NAME_MATCHES) return { name: { contains: needle } };
+  return { id: { in: rows.map((r) => r.id) } };
 }
 
 function stateFilter(state: LockState, now: number): Prisma.LockWhereInput {

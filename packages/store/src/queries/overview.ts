@@ -1,4 +1,4 @@
-import { DIALECTS, type Dialect } from '@lockscope/core';
+import { bucketOf, DIALECTS, type Dialect } from '@lockscope/core';
 import { dialectShowsWaiters } from './lock-view.js';
 import { ms, readStore, type QueryDb } from './query-db.js';
 import { MergedSketch } from './sketch-merge.js';
@@ -45,10 +45,11 @@ export async function getOverview({ db, now = Date.now(), sourceDownAfterMs = 30
       db.lock.count({ where: { waiters: { gt: 0 }, dialect: { in: observableDialects } } }),
       db.lock.count({ where: { dialect: { in: observableDialects } } }),
       db.rollup.findMany({
-        where: { bucket: { gte: BigInt(now - FIVE_MINUTES) }, acqLatencySketch: { not: null } },
+        // Rollup minutes that overlap the window (the oldest one may start up to a minute before it).
+        where: { bucket: { gte: BigInt(bucketOf(now - FIVE_MINUTES)) }, acqLatencySketch: { not: null } },
         select: { acqLatencySketch: true },
       }),
-      db.rollup.aggregate({ where: { bucket: { gte: BigInt(now - ONE_HOUR) } }, _sum: { expirations: true } }),
+      db.rollup.aggregate({ where: { bucket: { gte: BigInt(bucketOf(now - ONE_HOUR)) } }, _sum: { expirations: true } }),
       db.source.findMany({ select: { connected: true, lastSeenAt: true, updatedAt: true } }),
       db.alert.count({ where: { state: 'firing' } }),
     ]);

@@ -6,7 +6,7 @@ import type { PrismaClient } from '../generated/postgresql/client/client.js';
  * (SQLite and PostgreSQL) fit it; only `$transaction` differs between them,
  * and reads do not need it.
  */
-export type QueryDb = Pick<PrismaClient, 'lock' | 'hold' | 'rollup' | 'source' | 'alert'>;
+export type QueryDb = Pick<PrismaClient, 'lock' | 'hold' | 'rollup' | 'source' | 'alert' | '$queryRaw'>;
 
 /** Epoch ms from a BigInt column. */
 export function ms(value: bigint): number;

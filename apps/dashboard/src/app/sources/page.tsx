@@ -1,0 +1,5 @@
+import { SourcesView } from '../../components/sources-view';
+
+export default function SourcesPage() {
+  return <SourcesView />;
+}

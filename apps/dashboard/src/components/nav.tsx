@@ -1,0 +1,21 @@
+'use client';
+
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+
+export function Nav() {
+  const path = usePathname();
+  const links = [
+    { href: '/', label: 'Locks', active: path === '/' || path.startsWith('/locks') },
+    { href: '/sources', label: 'Sources', active: path.startsWith('/sources') },
+  ];
+  return (
+    <nav aria-label="Main">
+      {links.map((l) => (
+        <Link key={l.href} href={l.href} aria-current={l.active ? 'page' : undefined}>
+          {l.label}
+        </Link>
+      ))}
+    </nav>
+  );
+}
