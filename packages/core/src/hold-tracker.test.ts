@@ -234,6 +234,20 @@ describe('LockTracker: renewals and TTL', () => {
     expect(t.checkpoint(16_000, { exists: true, remainingMs: -1_000, ttlMs: 10_000 }).events.map((e) => e.type)).toEqual(['near_expiry']);
   });
 
+  it('does not take a remaining TTL the source repeats on later observations for a renewal', () => {
+    const t = tracker('etcd-mutex');
+    t.apply(obs('etcd-mutex', 1, 0, hold('k@1', { ttlMs: 60_000, remainingMs: 59_000 }), { waiters: [] }));
+    // 20 s later a waiter arrives; the source re-sends the lease reading it took at 0.
+    const r = t.apply(obs('etcd-mutex', 2, 20_000, hold('k@1', { ttlMs: 60_000, remainingMs: 59_000 }), { waiters: [w('q@2', 20_000)] }));
+    expect(types(r.events)).toEqual(['waiter_added']);
+    expect(t.hold!.renewals).toBe(0);
+    expect(t.nextNearExpiryAt()).toBe(-1_000 + 48_000);
+    // A fresh, different reading still counts.
+    const fresh = t.apply(obs('etcd-mutex', 3, 40_000, hold('k@1', { ttlMs: 60_000, remainingMs: 58_000 }), { waiters: [w('q@2', 20_000)] }));
+    expect(types(fresh.events)).toEqual(['renewed']);
+    expect(t.hold!.lastRenewedAt).toBe(38_000);
+  });
+
   it('takes the grant time of a hold first seen mid-lease from its remaining TTL', () => {
     const t = tracker('etcd-mutex');
     t.apply(obs('etcd-mutex', 1, 100_000, hold('k@5', { ttlMs: 60_000, remainingMs: 20_000 }), { replayed: true }));

@@ -33,6 +33,12 @@ export interface HoldState {
   nearExpiryAt: number | null;
   lease: string | null;
   approximate: boolean;
+  /**
+   * The remainingMs of the last observation of this hold. A source may repeat the reading it
+   * took when it first saw the hold on later observations (a waiter arriving, say); read
+   * against the later `at` it would look like a renewal, so a repeated value is not evidence.
+   */
+  remainingSeen?: number | null;
 }
 
 /** JSON-safe snapshot, persisted as Lock.trackerState. */
@@ -220,6 +226,7 @@ export class LockTracker {
         nearExpiryAt: null,
         lease: next.lease ?? null,
         approximate: obs.replayed === true,
+        remainingSeen: next.remainingMs ?? null,
       };
       this.s.hold = hold;
       this.s.acquisitions += 1;
@@ -245,11 +252,13 @@ export class LockTracker {
         events.push(this.renew(at, next.renewedAt, false, rev));
         renewed = true;
       }
+      const remaining = next.remainingMs != null && next.remainingMs !== prev.remainingSeen ? next.remainingMs : null;
+      if (next.remainingMs != null) prev.remainingSeen = next.remainingMs;
       if (!renewed) {
-        const implied = this.applyRemaining(at, next.remainingMs, rev);
+        const implied = this.applyRemaining(at, remaining, rev);
         if (implied) events.push(implied);
       }
-      if (next.remainingMs != null || renewalsVisible(obs.dialect)) this.noteLeaseUsed(leaseUsedAt(prev, at, next.remainingMs));
+      if (remaining !== null || renewalsVisible(obs.dialect)) this.noteLeaseUsed(leaseUsedAt(prev, at, remaining));
     }
 
     events.push(...this.diffWaiters(obs.waiters, next ? (next.waiterId ?? next.holdId) : null, at, rev));
@@ -493,12 +502,12 @@ export class LockTracker {
 
   /**
    * Everything that makes the live row or the persisted state differ, except the seq, the
-   * change time and maxLeaseUsed, which creeps up with every observation of a held lock and
-   * alone is not worth a write (the next real change persists it).
+   * change time, maxLeaseUsed (creeps up with every observation of a held lock) and the last
+   * remaining TTL seen: alone they are not worth a write (the next real change persists them).
    */
   private fingerprint(): string {
     const { lastSeq: _seq, lastChangeAt: _at, hold, ...rest } = this.s;
-    return JSON.stringify([rest, hold ? { ...hold, maxLeaseUsed: 0 } : null]);
+    return JSON.stringify([rest, hold ? { ...hold, maxLeaseUsed: 0, remainingSeen: 0 } : null]);
   }
 
   private result(
