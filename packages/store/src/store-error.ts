@@ -17,6 +17,7 @@ export function driverMessage(parsed: ParsedStoreUrl, error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0 && !error.message) {
     message = error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ');
   }
+  message = conciseMessage(message);
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && !message.includes(code)) message = `${code}: ${message}`;
   const password = passwordOf(parsed);
@@ -24,10 +25,30 @@ export function driverMessage(parsed: ParsedStoreUrl, error: unknown): string {
   return message;
 }
 
+/**
+ * Prisma errors carry "Invalid `prisma.x()` invocation" and a code frame;
+ * keep the lines that say what went wrong.
+ */
+function conciseMessage(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^Invalid `.*` invocation/.test(l) && !/^(→\s*)?\d+\s/.test(l) && !l.startsWith('→') && !/^\/.*:\d+:\d+$/.test(l));
+  return lines.join(' ').replace(/\.+$/, '');
+}
+
+const NOT_MIGRATED = /no such table|relation "[^"]*" does not exist|does not exist in the current database|P2021/;
+
 /** STORE_UNAVAILABLE naming the store (without password) and what to do about it. */
 export function storeUnavailable(parsed: ParsedStoreUrl, error: unknown, doing = 'open'): LockscopeError {
   if (error instanceof LockscopeError) return error;
   const why = driverMessage(parsed, error);
+  if (NOT_MIGRATED.test(why) || NOT_MIGRATED.test(String((error as { code?: unknown } | null)?.code))) {
+    return new LockscopeError('STORE_UNAVAILABLE', `the store at ${parsed.display} is not migrated (${why}). Run \`npm run db:migrate\` (or store.migrate()) first.`, {
+      cause: error,
+      details: { store: parsed.display, provider: parsed.provider },
+    });
+  }
   const fix =
     parsed.provider === 'postgresql'
       ? 'Check that PostgreSQL is running and reachable, that the user, password and database in DATABASE_URL (or store.url in lockscope.yaml) are right, then run `npm run db:migrate`.'

@@ -191,6 +191,25 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     }
   });
 
+  it('an unmigrated store says so and how to fix it', async () => {
+    const target = await targets[provider]();
+    try {
+      const store = await openStore({ url: target.url });
+      try {
+        for (const attempt of [store.writeBatch({ events: [eventRow()] }), store.loadLiveLocks('etcd-main')]) {
+          const error = await caught(attempt);
+          expect(isLockscopeError(error, 'STORE_UNAVAILABLE')).toBe(true);
+          expect((error as Error).message).toMatch(/is not migrated .*npm run db:migrate/s);
+          expect((error as Error).message).not.toContain('invocation');
+        }
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await target.cleanup();
+    }
+  });
+
   it('refuses to migrate when an applied migration file was edited', async () => {
     const target = await targets[provider]();
     try {

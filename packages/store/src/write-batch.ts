@@ -26,7 +26,7 @@ interface TableSpec<R> {
 
 const q = (name: string) => `"${name}"`;
 
-function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
+export function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
   const head = `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES `;
   const conflict = spec.conflict;
   const tail =
@@ -64,7 +64,7 @@ function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
 }
 
 /** Last write wins for rows with the same key inside one batch. */
-function lastByKey<R>(rows: R[], key: (row: R) => string): R[] {
+export function lastByKey<R>(rows: R[], key: (row: R) => string): R[] {
   if (rows.length < 2) return rows;
   const map = new Map<string, R>();
   for (const row of rows) {
