@@ -33,7 +33,12 @@ export function createEtcdClient(config: EtcdSourceConfig, { onError }: EtcdClie
     hosts: config.endpoints,
     dialTimeout: DIAL_TIMEOUT_MS,
     ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
-    grpcOptions: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES },
+    grpcOptions: {
+      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+      // A link that dies silently (no RST) must still end the watch stream; etcd allows pings every 5 s.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }),
     faultHandling: {
       global: retry(handleWhen(isRecoverableError), {

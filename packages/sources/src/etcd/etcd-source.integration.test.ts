@@ -130,6 +130,38 @@ describe('etcd source against a real etcd', () => {
     }
   });
 
+  it('watches several prefixes: an `etcdctl elect` campaign is a mutex-recipe lock showing each candidate proposal', async () => {
+    const etcd = await startEtcd();
+    const source = createEtcdSource(sourceConfig(etcd, ['/locks/', '/leader/', '/locks/nested/']));
+    const rec = recordingSink();
+    const children: Child[] = [];
+    try {
+      await source.watch({ sink: rec.sink });
+      children.push(etcd.spawnEtcdctl(['elect', '/leader/api', 'node-1']));
+      await waitFor(() => rec.latest('/leader/api')?.hold ?? undefined, { message: 'the leader' });
+      children.push(etcd.spawnEtcdctl(['elect', '/leader/api', 'node-2']));
+      await waitFor(() => rec.latest('/leader/api')?.waiters?.length === 1, { message: 'the second candidate' });
+      await etcd.etcdctl(['put', '/locks/nested/deep', 'x']);
+      await waitFor(() => rec.latest('/locks/nested/deep'), { message: 'the nested key' });
+
+      const leader = rec.latest('/leader/api')!;
+      expect(leader.dialect).toBe('etcd-mutex');
+      expect(leader.hold!.holder).toMatch(/^[0-9a-f]+ \(node-1\)$/);
+      expect(leader.waiters![0]!.holder).toMatch(/^[0-9a-f]+ \(node-2\)$/);
+      // Each key is seen once even though '/locks/nested/' lies under '/locks/'.
+      expect(rec.of('/locks/nested/deep')).toHaveLength(1);
+      const listed = await source.list();
+      expect(listed.map((l) => [l.name, l.dialect])).toEqual([
+        ['/leader/api', 'etcd-mutex'],
+        ['/locks/nested/deep', 'etcd-lease-key'],
+      ]);
+    } finally {
+      await killAll(children);
+      await source.stop();
+      await etcd.stop();
+    }
+  });
+
   it('tells a lapsed lease ("expired") from an unlock ("released")', async () => {
     const etcd = await startEtcd();
     const source = createEtcdSource(sourceConfig(etcd));

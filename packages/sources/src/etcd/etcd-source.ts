@@ -47,6 +47,10 @@ const RECONNECT_MAX_MS = 30_000;
 const STOP_DEADLINE_MS = 2_000;
 /** A lease gone this long before it could have lapsed was revoked, not expired. */
 const EXPIRY_SLACK_MS = 1_000;
+/** How often an idle watch asks etcd for a progress answer, proving the stream alive (lastSeenAt). */
+const HEARTBEAT_MS = 10_000;
+/** A stream with no answer at all for this long is treated as dead and reopened. */
+const SILENCE_LIMIT_MS = 3 * HEARTBEAT_MS;
 
 export interface EtcdSourceOptions {
   /** Wall clock in ms (tests pin it). */
@@ -107,6 +111,9 @@ interface Session {
   watchIds: Map<string, number>;
   onCreated: (() => void) | null;
   timer: NodeJS.Timeout | null;
+  heartbeat: NodeJS.Timeout | null;
+  /** Monotonic ms of the last response on the current stream. */
+  lastAnswerAt: number;
   backoffMs: number;
   /** Responses are applied strictly one after another, lease lookups included. */
   queue: Promise<void>;
@@ -463,6 +470,10 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
   async function handleResponse(s: Session, gen: number, res: IWatchResponse): Promise<void> {
     if (gen !== s.generation || s.stopped) return;
     seen();
+    s.lastAnswerAt = performance.now();
+    // The answer to our progress_request (etcd sends it with watch id -1). On etcd 3.4 its revision
+    // may run ahead of events still queued for a watcher, so it proves liveness, not delivery.
+    if (res.watch_id === '-1' && !res.created && res.events.length === 0) return;
     if (res.created) {
       // What happened before this watch existed (while disconnected, or before a resume) is a replay.
       const head = BigInt(res.header.revision);
@@ -526,6 +537,8 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
 
   function closeStream(s: Session): void {
     s.generation += 1;
+    if (s.heartbeat) clearInterval(s.heartbeat);
+    s.heartbeat = null;
     const stream = s.stream;
     s.stream = null;
     s.pendingCreates = [];
@@ -584,6 +597,20 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     });
     stream.on('error', (error) => failStream(s, gen, error));
     stream.on('end', () => failStream(s, gen, new Error('the watch stream ended')));
+    s.lastAnswerAt = performance.now();
+    s.heartbeat = setInterval(() => {
+      if (gen !== s.generation || s.stopped) return;
+      if (performance.now() - s.lastAnswerAt > SILENCE_LIMIT_MS) {
+        failStream(s, gen, new Error(`etcd did not answer on the watch stream for ${SILENCE_LIMIT_MS / 1000} s`));
+        return;
+      }
+      try {
+        stream.write({ progress_request: {} });
+      } catch (error) {
+        failStream(s, gen, error);
+      }
+    }, HEARTBEAT_MS);
+    s.heartbeat.unref();
     s.pendingCreates = s.prefixes.map((_, i) => i);
     for (const p of s.prefixes) {
       stream.write({
@@ -625,6 +652,8 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
         watchIds: new Map(),
         onCreated: null,
         timer: null,
+        heartbeat: null,
+        lastAnswerAt: 0,
         backoffMs: RECONNECT_MIN_MS,
         queue: Promise.resolve(),
       };
