@@ -56,11 +56,13 @@ describe('hold ids and display', () => {
 describe('estimateGrantedTtl', () => {
   it('snaps a PTTL read just after the grant to the round number it came from', () => {
     expect(estimateGrantedTtl(1997, 2)).toBe(2000);
+    expect(estimateGrantedTtl(1978, 0)).toBe(2000);
     expect(estimateGrantedTtl(29_990, 6)).toBe(30_000);
     expect(estimateGrantedTtl(1234, 1)).toBe(1240);
     expect(estimateGrantedTtl(1500, 0)).toBe(1500);
-    // A stale read (long elapsed) is never pushed above what the elapsed time allows.
-    expect(estimateGrantedTtl(800, 0)).toBe(800);
+    // Never more than the window allows: a TTL that is not round stays close to the read.
+    expect(estimateGrantedTtl(1951, 0)).toBe(1960);
+    expect(estimateGrantedTtl(1951, 40)).toBe(2000);
   });
 });
 

@@ -156,6 +156,28 @@ describe('Redis source: Redisson layouts', () => {
       expect(listed[0]).toMatchObject({ name: 'lock:f', dialect: 'redisson-fair', hold: null });
     });
   });
+  it('with a pattern as wide as *, lists read/write locks but not Redisson bookkeeping keys', async () => {
+    await withSource(
+      async ({ redis, source }) => {
+        const [a, b] = [`${uuid()}:1`, `${uuid()}:2`];
+        await redis.cli(['HSET', 'rw', 'mode', 'read', a, '1', b, '1']);
+        await redis.cli(['PEXPIRE', 'rw', '30000']);
+        await redis.cli(['SET', `{rw}:${a}:rwlock_timeout:1`, '1', 'PX', '30000']);
+        await redis.cli(['SET', 'redisson_lock_token:{rw}', '3']);
+        await redis.cli(['RPUSH', 'queue:jobs', 'job-1']);
+        const c = collector();
+        await source.watch({ sink: c.sink });
+        expect(c.observations.map((o) => displayKey(o.key))).toEqual(['rw']);
+        const [rw] = await source.list();
+        expect(rw).toMatchObject({ name: 'rw', dialect: 'redisson', hold: { holder: `read: ${[a, b].sort().join(', ')}`, token: '3' } });
+        await redis.cli(['SET', `{rw}:${b}:rwlock_timeout:1`, '1', 'PX', '30000']);
+        await redis.cli(['SET', 'plain', 'tok', 'PX', '30000']);
+        await waitFor(() => c.of('plain').length > 0);
+        expect(c.observations.map((o) => displayKey(o.key))).toEqual(['rw', 'plain']);
+      },
+      { source: { patterns: ['*'] } },
+    );
+  });
 });
 
 describe('Redis source: keyspace notification settings', () => {
@@ -296,19 +318,27 @@ describe('Redis source: odd keys and scale', () => {
         await redis.cli(['RPUSH', 'lock:list', 'x']);
         await redis.cli(['SET', 'lock:real', 'tok', 'PX', '60000']);
         const c = collector();
+        await redis.cli(['CONFIG', 'RESETSTAT']);
         const started = performance.now();
         await source.watch({ sink: c.sink });
         const resyncMs = performance.now() - started;
         expect(c.resyncs[0]!.live.size).toBe(1);
         expect(c.observations.map((o) => displayKey(o.key))).toEqual(['lock:real']);
-        expect(resyncMs).toBeLessThan(5_000);
+        // Cost is per matching key, never per unrelated key: two SCAN passes of ~100 pages, 4 TYPEs, values read only for locks.
+        const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        const stats = await redis.cli(['INFO', 'commandstats']);
+        expect(calls('type')).toBe(4);
+        expect(calls('scan')).toBeLessThan(250);
+        expect(calls('get')).toBeLessThanOrEqual(5);
+        expect(resyncMs).toBeLessThan(10_000);
 
         await redis.cli(['DEBUG', 'POPULATE', '5000', 'lock:p']);
         const listStarted = performance.now();
         const listed = await source.list();
         const listMs = performance.now() - listStarted;
         expect(listed).toHaveLength(5001);
-        expect(listMs).toBeLessThan(3_000);
+        // A loose bound: the machine is shared; the command counts above are the strict check.
+        expect(listMs).toBeLessThan(10_000);
         console.log(`[redis figures] watch+resync beside 100k keys: ${resyncMs.toFixed(0)} ms; list() of 5,001 locks: ${listMs.toFixed(0)} ms`);
 
         // Non-lock writes under the pattern produce nothing.

@@ -117,6 +117,9 @@ interface PendingFetch {
   at: number;
   /** Receipt time of the last grant event (set/expire...), null when none. */
   grantAt: number | null;
+  /** Monotonic ms of the first and the last grant notification, for measuring how old a PTTL read is. */
+  firstMono: number;
+  grantMono: number | null;
 }
 
 interface FetchedLock {
@@ -217,15 +220,19 @@ class RedisLockSource implements LockSource {
       }
     } else {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          client.off('ready', onReady);
-          reject(this.unreachable(new Error(`no connection within ${this.connectTimeoutMs} ms`)));
-        }, this.connectTimeoutMs);
-        const onReady = () => {
+        const settle = (error: Error | null) => {
           clearTimeout(timer);
-          resolve();
+          client.off('ready', onReady);
+          client.off('end', onEnd);
+          if (error) reject(this.unreachable(error));
+          else resolve();
         };
+        const timer = setTimeout(() => settle(new Error(`no connection within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+        const onReady = () => settle(null);
+        // 'end' means the connection attempt was given up (e.g. a concurrent first connect failed).
+        const onEnd = () => settle(new Error('the connection was closed'));
         client.once('ready', onReady);
+        client.once('end', onEnd);
       });
     }
     this.state.lastSeenAt = this.now();
@@ -435,17 +442,21 @@ class RedisLockSource implements LockSource {
     if (channel.length <= this.channelPrefix.length) return;
     const rawKey = channel.subarray(this.channelPrefix.length);
     const companion = redissonCompanionName(rawKey);
+    if (!companion && isRedissonAuxiliary(rawKey)) return;
     const lockKey = companion ?? Buffer.from(rawKey);
     if (!this.matchesPatterns(lockKey)) return;
     const event = message.toString('latin1');
     const hex = lockKey.toString('hex');
     let pending = this.pending.get(hex);
     if (!pending) {
-      pending = { key: lockKey, events: [], at, grantAt: null };
+      pending = { key: lockKey, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
       this.pending.set(hex, pending);
     }
     pending.events.push(event);
-    if (GRANT_EVENTS.has(event)) pending.grantAt = at;
+    if (GRANT_EVENTS.has(event)) {
+      pending.grantAt = at;
+      pending.grantMono = performance.now();
+    }
     this.scheduleFlush();
   }
 
@@ -472,9 +483,9 @@ class RedisLockSource implements LockSource {
         this.command(),
         batch.map((p) => ({ key: p.key, type: null })),
       );
-      const doneAt = this.now();
-      this.state.lastSeenAt = doneAt;
-      for (let i = 0; i < batch.length; i++) this.emitChange(batch[i]!, states[i]!, doneAt);
+      const doneMono = performance.now();
+      this.state.lastSeenAt = this.now();
+      for (let i = 0; i < batch.length; i++) this.emitChange(batch[i]!, states[i]!, doneMono);
     } catch (error) {
       // Lost until the resync that follows the reconnect.
       if (!this.stopped) this.recordError(this.failure(error, 'a lock fetch').message);
@@ -484,7 +495,7 @@ class RedisLockSource implements LockSource {
     }
   }
 
-  private emitChange(pending: PendingFetch, state: RawLockState, doneAt: number): void {
+  private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
     const hex = pending.key.toString('hex');
     const lock = recogniseLock(state);
     const prev = this.tracked.get(hex);
@@ -515,13 +526,13 @@ class RedisLockSource implements LockSource {
         ttlMs = null;
         renewedAt = pending.grantAt ?? (sameHold ? prev!.renewedAt : null);
       } else if (pending.grantAt !== null) {
-        ttlMs = estimateGrantedTtl(remaining, doneAt - pending.grantAt);
+        ttlMs = estimateGrantedTtl(remaining, doneMono - (pending.grantMono ?? pending.firstMono));
         renewedAt = pending.grantAt;
       } else if (sameHold) {
         ttlMs = prev!.ttlMs;
         renewedAt = prev!.renewedAt;
       } else {
-        ttlMs = estimateGrantedTtl(remaining, doneAt - at);
+        ttlMs = estimateGrantedTtl(remaining, doneMono - pending.firstMono);
       }
       hold = { ...lock.hold, ttlMs, renewedAt };
     }
@@ -616,17 +627,16 @@ class RedisLockSource implements LockSource {
     const candidates = new Map<string, { key: Buffer; type: string | null }>();
     for (const pattern of this.config.patterns) {
       await this.scanPattern(client, pattern, (key) => {
-        const companion = redissonCompanionName(key);
-        if (companion) return;
+        if (redissonCompanionName(key) || isRedissonAuxiliary(key)) return;
         candidates.set(key.toString('hex'), { key, type: null });
       });
     }
-    for (const prefix of [REDISSON_QUEUE_PREFIX, REDISSON_TIMEOUT_PREFIX]) {
-      await this.scanPattern(client, `${prefix}*}`, (key) => {
-        const name = redissonCompanionName(key);
-        if (name && this.matchesPatterns(name)) candidates.set(name.toString('hex'), { key: name, type: null });
-      });
-    }
+    // Fair locks between holders exist only as their queue/timeout keys. One pass over
+    // `redisson_lock_*` finds both kinds (each SCAN pass walks the whole keyspace).
+    await this.scanPattern(client, 'redisson_lock_*', (key) => {
+      const name = redissonCompanionName(key);
+      if (name && this.matchesPatterns(name)) candidates.set(name.toString('hex'), { key: name, type: null });
+    });
     const all = [...candidates.values()];
     for (let i = 0; i < all.length; i += SCAN_COUNT) {
       const chunk = all.slice(i, i + SCAN_COUNT);
@@ -910,6 +920,16 @@ class RedisLockSource implements LockSource {
     this.state.connected = false;
     this.sink = null;
   }
+}
+
+/**
+ * Redisson bookkeeping that is not itself a lock: fencing counters and
+ * RReadWriteLock per-reader timeout keys (`{name}:uuid:tid:rwlock_timeout:n`).
+ * Matters when a pattern as wide as `*` would otherwise list them.
+ */
+function isRedissonAuxiliary(key: Uint8Array): boolean {
+  const text = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  return text.startsWith(REDISSON_TOKEN_PREFIX) || text.includes(':rwlock_timeout:');
 }
 
 function lastEndCause(events: string[]): EndCause | undefined {
