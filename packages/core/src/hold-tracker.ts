@@ -211,7 +211,7 @@ export class LockTracker {
       const waitMs = this.waitFor(next.waiterId ?? next.holdId, at, obs.replayed === true);
       let lastRenewedAt = at;
       if (next.renewedAt != null) lastRenewedAt = next.renewedAt;
-      else if (next.remainingMs != null && next.ttlMs != null) lastRenewedAt = Math.min(at, at - (next.ttlMs - next.remainingMs));
+      else if (next.remainingMs != null && next.ttlMs != null) lastRenewedAt = Math.min(at, at - (next.ttlMs - Math.max(0, next.remainingMs)));
       const hold: HoldState = {
         holdId: next.holdId,
         holder: next.holder,
