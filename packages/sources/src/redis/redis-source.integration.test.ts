@@ -427,8 +427,15 @@ describe('Redis source: guarded release', () => {
   it('checks a lease live: exists while the hold stands, not once it changed', async () => {
     await withSource(async ({ redis, source }) => {
       await redis.cli(['SET', 'lock:lease', 'tok', 'PX', '10000']);
+      // Not watching: the remaining TTL is known, the grant is not.
+      expect(await source.checkLease(Buffer.from('lock:lease'), 'tok')).toMatchObject({ exists: true, ttlMs: null });
+      const c = collector();
+      await source.watch({ sink: c.sink });
+      await redis.cli(['PEXPIRE', 'lock:lease', '10000']);
+      await waitFor(() => c.of('lock:lease').some((o) => o.hold?.ttlMs === 10_000));
       const check = await source.checkLease(Buffer.from('lock:lease'), 'tok');
       expect(check.exists).toBe(true);
+      expect(check.ttlMs).toBe(10_000);
       expect(check.remainingMs).toBeGreaterThan(9000);
       await redis.cli(['SET', 'lock:lease', 'other', 'PX', '10000']);
       expect(await source.checkLease(Buffer.from('lock:lease'), 'tok')).toEqual({ exists: false, remainingMs: null, ttlMs: null });

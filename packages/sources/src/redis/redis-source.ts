@@ -536,7 +536,7 @@ class RedisLockSource implements LockSource {
       }
       hold = { ...lock.hold, ttlMs, renewedAt };
     }
-    const waiters = this.waitersWithSince(hex, lock, prev, at);
+    const waiters = this.waitersWithSince(lock, prev, at);
     this.tracked.set(hex, {
       dialect: lock.dialect,
       holdId: lock.hold?.holdId ?? null,
@@ -557,7 +557,7 @@ class RedisLockSource implements LockSource {
     });
   }
 
-  private waitersWithSince(hex: string, lock: RecognisedLock, prev: Tracked | undefined, firstSeen: number | null): WaiterObservation[] | null {
+  private waitersWithSince(lock: RecognisedLock, prev: Tracked | undefined, firstSeen: number | null): WaiterObservation[] | null {
     if (lock.waiters === null) return null;
     return lock.waiters.map((w) => ({
       id: w.id,
@@ -589,7 +589,7 @@ class RedisLockSource implements LockSource {
         const prev = this.tracked.get(hex);
         const hold = this.holdForSnapshot(lock, prev);
         // Waiters first seen here appeared while nobody watched: their start is unknown.
-        const waiters = this.waitersWithSince(hex, lock, prev, null);
+        const waiters = this.waitersWithSince(lock, prev, null);
         const tracked: Tracked = {
           dialect: lock.dialect,
           holdId: hold?.holdId ?? null,
@@ -761,7 +761,7 @@ class RedisLockSource implements LockSource {
       name: displayKey(key),
       dialect: lock.dialect,
       hold: this.holdForSnapshot(lock, prev),
-      waiters: this.waitersWithSince(key.toString('hex'), lock, prev, null),
+      waiters: this.waitersWithSince(lock, prev, null),
       at,
     };
   }
@@ -811,7 +811,8 @@ class RedisLockSource implements LockSource {
     return {
       exists: exists === 1,
       remainingMs,
-      ttlMs: exists === 1 ? (tracked?.holdId === holdId ? tracked.ttlMs : remainingMs) : null,
+      // The grant is known only when this source saw it; a remaining TTL is not a grant.
+      ttlMs: exists === 1 && tracked?.holdId === holdId ? tracked.ttlMs : null,
     };
   }
 
