@@ -5,12 +5,16 @@ import { Etcd3, isRecoverableError } from 'etcd3';
 /** Unary calls give up after this long, so an unreachable endpoint is a prompt, clear error. */
 export const ETCD_CALL_TIMEOUT_MS = 5_000;
 const DIAL_TIMEOUT_MS = 3_000;
-/** Range reads are paged, but one page may still carry values of up to etcd's 1.5 MB limit each. */
-const MAX_RECEIVE_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest gRPC message accepted. Range pages shrink when a page would be larger, and
+ * watch responses arrive in fragments, so this bounds memory rather than what can be read.
+ */
+export const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 export interface EtcdClientOptions {
   /** Every failure of a call made through `call` is reported here (health, logs). */
   onError: (error: LockscopeError) => void;
+  maxReceiveBytes?: number;
 }
 
 export interface EtcdClient {
@@ -28,24 +32,26 @@ export interface EtcdClient {
  * three-attempt retry with backoff over hosts, a per-host circuit breaker, and
  * an error handler on every call. The Etcd3 constructor does not connect.
  */
-export function createEtcdClient(config: EtcdSourceConfig, { onError }: EtcdClientOptions): EtcdClient {
+export function createEtcdClient(config: EtcdSourceConfig, { onError, maxReceiveBytes = DEFAULT_MAX_RECEIVE_BYTES }: EtcdClientOptions): EtcdClient {
+  // gRPC marks an over-size response as recoverable; retrying it as-is or tripping the breaker on it is wrong.
+  const transient = (error: Error) => isRecoverableError(error) && !isTooLargeError(error);
   const client = new Etcd3({
     hosts: config.endpoints,
     dialTimeout: DIAL_TIMEOUT_MS,
     ...(config.username && config.password ? { auth: { username: config.username, password: config.password } } : {}),
     grpcOptions: {
-      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+      'grpc.max_receive_message_length': maxReceiveBytes,
       // A link that dies silently (no RST) must still end the watch stream; etcd allows pings every 5 s.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }),
     faultHandling: {
-      global: retry(handleWhen(isRecoverableError), {
+      global: retry(handleWhen(transient), {
         maxAttempts: 2,
         backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }),
       }),
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(3) }),
+      host: () => circuitBreaker(handleWhen(transient), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(3) }),
     },
   });
   let closed = false;
@@ -74,6 +80,11 @@ export function isCompactedError(error: unknown): boolean {
   return /compacted/i.test(text);
 }
 
+/** True when a response would exceed the client's message size limit (the page must shrink). */
+export function isTooLargeError(error: unknown): boolean {
+  return /RESOURCE_EXHAUSTED|larger than max/i.test(errorText(error));
+}
+
 /** True when etcd refused a revision newer than its head (a different or wiped cluster). */
 export function isFutureRevisionError(error: unknown): boolean {
   return /future revision/i.test(errorText(error));
@@ -86,7 +97,7 @@ export function errorText(error: unknown): string {
 
 export function isUnreachableError(error: unknown): boolean {
   if (isBrokenCircuitError(error)) return true;
-  if (error instanceof Error && isRecoverableError(error)) return true;
+  if (error instanceof Error && isRecoverableError(error) && !isTooLargeError(error)) return true;
   const text = errorText(error);
   return /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|No connection established|failed to connect|Deadline exceeded|Connection dropped/i.test(text);
 }

@@ -408,6 +408,33 @@ describe('etcd source against a real etcd', () => {
     }
   });
 
+  it('reads and watches more big values than fit one gRPC message: pages shrink, fragments are joined', async () => {
+    const etcd = await startEtcd();
+    const maxReceiveBytes = 4 * 1024 * 1024;
+    const source = createEtcdSource(sourceConfig(etcd), { maxReceiveBytes });
+    const rec = recordingSink();
+    const writer = new Etcd3({ hosts: etcd.endpoints });
+    try {
+      const lease = writer.lease(60, { autoKeepAlive: false });
+      const leaseId = await lease.grant();
+      for (let i = 0; i < 10; i++) await writer.put(`/locks/big-${i}`).value(Buffer.alloc(1024 * 1024, 'b')).lease(leaseId);
+      // Ten 1 MB values cannot come in one 4 MB range page.
+      await source.watch({ sink: rec.sink });
+      expect(rec.observations.filter((o) => o.hold)).toHaveLength(10);
+      expect(await source.list()).toHaveLength(10);
+      // Revoking the lease deletes all ten in one revision; with prev_kv that is ~10 MB of events.
+      await lease.revoke();
+      await waitFor(() => rec.observations.filter((o) => o.hold === null).length === 10, { message: 'ten deletes in one revision' });
+      const ends = rec.observations.filter((o) => o.hold === null);
+      expect(new Set(ends.map((o) => o.seq)).size).toBe(1);
+      expect(source.health()).toMatchObject({ connected: true, lastError: null });
+    } finally {
+      writer.close();
+      await source.stop();
+      await etcd.stop();
+    }
+  });
+
   it('reconnects after the link drops and replays, from the last delivered revision, the holds made meanwhile', async () => {
     const etcd = await startEtcd();
     const link = await cuttableLink(etcd.endpoints[0]!);

@@ -17,7 +17,15 @@ import type {
   SourceHealth,
   WatchOptions,
 } from '../source.js';
-import { createEtcdClient, errorText, isCompactedError, isFutureRevisionError, toSourceError, type EtcdClient } from './etcd-client.js';
+import {
+  createEtcdClient,
+  errorText,
+  isCompactedError,
+  isFutureRevisionError,
+  isTooLargeError,
+  toSourceError,
+  type EtcdClient,
+} from './etcd-client.js';
 import {
   byCreateRevision,
   classifyKey,
@@ -37,8 +45,8 @@ import {
   type LockGroup,
 } from './etcd-dialect.js';
 
-/** Keys per range page: bounded so a page of 1 MB values stays well under the gRPC message limit. */
-const RANGE_PAGE = 128;
+/** Keys per range page to start with; a page too large for the gRPC limit is retried smaller. */
+const RANGE_PAGE = 5_000;
 /** Parallel LeaseTimeToLive calls during list() and resyncs. */
 const LEASE_LOOKUP_CONCURRENCY = 32;
 const RECONNECT_MIN_MS = 250;
@@ -55,6 +63,8 @@ const SILENCE_LIMIT_MS = 3 * HEARTBEAT_MS;
 export interface EtcdSourceOptions {
   /** Wall clock in ms (tests pin it). */
   now?: () => number;
+  /** gRPC receive limit in bytes (default 64 MB). */
+  maxReceiveBytes?: number;
 }
 
 interface LeaseLookup {
@@ -109,6 +119,8 @@ interface Session {
   generation: number;
   pendingCreates: number[];
   watchIds: Map<string, number>;
+  /** Events of a fragmented response, per watch id, until its last fragment arrives. */
+  fragments: Map<string, IEvent[]>;
   onCreated: (() => void) | null;
   timer: NodeJS.Timeout | null;
   heartbeat: NodeJS.Timeout | null;
@@ -143,6 +155,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
 
   const client = (): EtcdClient => {
     etcd ??= createEtcdClient(config, {
+      ...(options.maxReceiveBytes ? { maxReceiveBytes: options.maxReceiveBytes } : {}),
       onError: (error) => setHealth({ lastError: error.message, ...(error.code === 'SOURCE_UNREACHABLE' ? { connected: false } : {}) }),
     });
     return etcd;
@@ -165,12 +178,23 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     let key = start;
     let rev = revision;
     let head = 0n;
+    let limit = RANGE_PAGE;
     for (;;) {
-      const res = await c.call(
-        'a range read',
-        (cl) => cl.kv.range({ key, ...(end ? { range_end: end, limit: RANGE_PAGE } : {}), revision: rev?.toString() ?? '0' }),
-        (e) => isCompactedError(e) || isFutureRevisionError(e),
-      );
+      let res;
+      try {
+        res = await c.call(
+          'a range read',
+          (cl) => cl.kv.range({ key, ...(end ? { range_end: end, limit } : {}), revision: rev?.toString() ?? '0' }),
+          (e) => isCompactedError(e) || isFutureRevisionError(e) || (limit > 1 && isTooLargeError(e)),
+        );
+      } catch (error) {
+        // Big values (up to etcd's 1.5 MB each): fewer keys per page until a page fits.
+        if (limit > 1 && isTooLargeError(error)) {
+          limit = Math.max(1, Math.floor(limit / 8));
+          continue;
+        }
+        throw error;
+      }
       seen();
       head = BigInt(res.header.revision);
       // Later pages must read the same revision as the first, or a lock could be half old, half new.
@@ -512,6 +536,16 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     if (res.created) return;
     const index = s.watchIds.get(res.watch_id);
     if (index === undefined) return;
+    if (res.fragment) {
+      // A revision too big for one message (many 1 MB prev_kvs): apply it only once whole.
+      s.fragments.set(res.watch_id, [...(s.fragments.get(res.watch_id) ?? []), ...res.events]);
+      return;
+    }
+    const held = s.fragments.get(res.watch_id);
+    if (held) {
+      s.fragments.delete(res.watch_id);
+      res = { ...res, events: [...held, ...res.events] };
+    }
     if (res.events.length === 0) {
       // Progress notification: nothing newer than header.revision for this watch.
       const p = s.prefixes[index]!;
@@ -543,6 +577,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     s.stream = null;
     s.pendingCreates = [];
     s.watchIds = new Map();
+    s.fragments = new Map();
     if (stream) {
       try {
         stream.cancel();
@@ -620,6 +655,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
           start_revision: (p.delivered + 1n).toString(),
           prev_kv: true,
           progress_notify: true,
+          fragment: true,
         },
       });
     }
@@ -650,6 +686,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
         generation: 0,
         pendingCreates: [],
         watchIds: new Map(),
+        fragments: new Map(),
         onCreated: null,
         timer: null,
         heartbeat: null,
