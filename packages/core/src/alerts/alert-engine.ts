@@ -326,7 +326,7 @@ export class AlertEngine {
     const ratio = this.policy.thresholdsFor(s.ref.source, s.ref.name).nearExpiryRatio;
     if (ttl !== null && ttl > 0 && elapsed !== null && elapsed < ratio * ttl - CROSSING_SLACK_MS) {
       // The tracker uses a lower ratio than this lock's override: wait for our own crossing.
-      s.pendingNearAt = at + (ratio * ttl - elapsed);
+      s.pendingNearAt = Math.ceil(at + (ratio * ttl - elapsed));
       return;
     }
     this.openNearExpiry(out, s, at, elapsed);

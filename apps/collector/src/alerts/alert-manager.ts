@@ -1,0 +1,305 @@
+import {
+  ALERT_RULES,
+  AlertEngine,
+  AlertPolicy,
+  type AlertRule,
+  type AlertTransition,
+  type AlertsConfig,
+  type LockEvent,
+  type LockRef,
+  type RestoredHold,
+  type SourceHealthInput,
+} from '@lockscope/core';
+import type { Alert, Store } from '@lockscope/store';
+import type { AlertNotification } from './payloads.js';
+import { WebhookDelivery, type DeliveryOptions } from './webhook-delivery.js';
+
+/** The one gauge method used, so the prom-client Gauge of CollectorMetrics fits and tests need no registry. */
+export interface OpenAlertsGauge {
+  set(labels: { rule: string }, value: number): void;
+}
+
+export interface AlertManagerOptions {
+  /** The `alerts` section of lockscope.yaml (validated again here; a bad rule is BAD_CONFIG naming it). */
+  config: AlertsConfig | unknown;
+  store: Store;
+  now?: () => number;
+  log?: (line: string) => void;
+  /** CollectorMetrics.openAlerts: lockscope_open_alerts{rule}. */
+  openAlertsGauge?: OpenAlertsGauge;
+  /** Polled for the source_down rule (silence is judged from lastSeenAt, which a source updates without telling). */
+  sourceHealth?: () => Iterable<SourceHealthInput>;
+  /** How often sourceHealth is polled (default: a quarter of sourceDownAfter, at most 5 s). */
+  healthPollMs?: number;
+  /** Webhook timing knobs (tests shorten the backoff). */
+  delivery?: Omit<DeliveryOptions, 'webhooks' | 'store' | 'now' | 'log'>;
+}
+
+/**
+ * Alert lifecycle in the collector: feeds the pure AlertEngine, keeps one open
+ * alert per (rule, lock) in the store (firing -> resolved), and hands
+ * notifications to the webhook queue. Detection is synchronous and never
+ * waits for the store or a webhook: writes go through one ordered queue,
+ * deliveries through another.
+ */
+export class AlertManager {
+  readonly engine: AlertEngine;
+  readonly policy: AlertPolicy;
+  readonly delivery: WebhookDelivery;
+  private readonly store: Store;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private writes: Promise<void> = Promise.resolve();
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly options: AlertManagerOptions) {
+    this.policy = AlertPolicy.compile(options.config);
+    this.engine = new AlertEngine(this.policy);
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.delivery = new WebhookDelivery({ ...options.delivery, webhooks: this.policy.config.webhooks, store: options.store, now: this.now, log: this.log });
+  }
+
+  /** Loads the alerts left open by a previous run (so they are resolved, not duplicated), then arms timers. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const open = await this.store.prisma.alert.findMany({ where: { state: 'firing' } });
+    this.engine.restoreOpen(
+      open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
+      this.now(),
+    );
+    this.updateGauge();
+    this.arm();
+    if (this.options.sourceHealth) {
+      const every = this.options.healthPollMs ?? Math.min(5_000, Math.max(100, this.policy.sourceDownAfterMs / 4));
+      this.healthTimer = setInterval(() => this.pollHealth(), every);
+      this.healthTimer.unref();
+    }
+  }
+
+  /** Stops timers and deliveries; waits for queued store writes, all within deadlineMs. */
+  async stop(deadlineMs = 3_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const deadline = Date.now() + deadlineMs;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.timer = null;
+    this.healthTimer = null;
+    await withDeadline(this.writes, Math.max(50, (deadline - Date.now()) / 2));
+    await this.delivery.stop(Math.max(50, deadline - Date.now()));
+  }
+
+  /** A hold tracker event of this lock. */
+  onEvent(lock: LockRef, event: LockEvent): AlertTransition[] {
+    return this.apply(() => this.engine.onEvent(lock, event));
+  }
+
+  /** The lock's visible waiter count (call when it changes). */
+  onWaiters(lock: LockRef, waiters: number, at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.onWaiters(lock, waiters, at));
+  }
+
+  /** One observed acquisition wait in ms (ApplyResult.acquired.waitMs when not null). */
+  onAcquisition(lock: LockRef, waitMs: number, at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.onAcquisition(lock, waitMs, at));
+  }
+
+  onSourceHealth(health: SourceHealthInput, at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.onSourceHealth(health, at));
+  }
+
+  /** Fires time-driven rules due by `at` (the manager's own timer calls this; tests may too). */
+  tick(at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.tick(at));
+  }
+
+  /** A hold restored from the store after a restart (so long_hold keeps counting). */
+  restoreHold(lock: LockRef, hold: RestoredHold): void {
+    this.engine.restoreHold(lock, hold, this.now());
+    this.arm();
+  }
+
+  /** The lock is no longer watched: resolves its open alerts. */
+  forget(lockId: string, at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.forget(lockId, at));
+  }
+
+  /** The near-expiry ratio for this lock after overrides: pass it to the LockTracker. */
+  nearExpiryRatioFor(source: string, name: string): number {
+    return this.policy.nearExpiryRatioFor(source, name);
+  }
+
+  openCounts(): Map<AlertRule, number> {
+    return this.engine.openCounts();
+  }
+
+  /** Resolves once every store write queued so far is done (tests; a flush before exit). */
+  async whenWritten(): Promise<void> {
+    let last: Promise<void>;
+    do {
+      last = this.writes;
+      await last;
+    } while (last !== this.writes);
+  }
+
+  private apply(evaluate: () => AlertTransition[]): AlertTransition[] {
+    if (this.stopped) return [];
+    let transitions: AlertTransition[];
+    try {
+      transitions = evaluate();
+    } catch (error) {
+      // A rule bug must not take the collector's observation path down.
+      this.log(`alerts: rule evaluation failed: ${(error as Error).stack ?? error}`);
+      return [];
+    }
+    if (transitions.length > 0) {
+      this.updateGauge();
+      for (const t of transitions) this.persist(t);
+    }
+    this.arm();
+    return transitions;
+  }
+
+  private persist(t: AlertTransition): void {
+    this.writes = this.writes
+      .then(() => (t.kind === 'open' ? this.writeOpen(t) : this.writeResolve(t)))
+      .catch((error: unknown) => {
+        // The store may be down; the page still goes out (without a delivery log) and the next transition tries again.
+        this.log(`alerts: could not store ${t.kind} of ${t.rule} (${t.key}): ${(error as Error).message}`);
+        this.delivery.enqueue(notificationOf(t, null, t.kind === 'resolve' ? t.message : null));
+      });
+  }
+
+  private async writeOpen(t: AlertTransition): Promise<void> {
+    const prisma = this.store.prisma;
+    // A silence set on an earlier alert of the same rule and lock still holds for this one.
+    const silenced = await prisma.alert.findFirst({
+      where: { rule: t.rule, source: t.source, lockId: t.lockId, silencedUntil: { gt: epochMs(t.at) } },
+      orderBy: { silencedUntil: 'desc' },
+      select: { silencedUntil: true },
+    });
+    let row: Alert;
+    try {
+      row = await prisma.alert.create({
+        data: {
+          rule: t.rule,
+          lockId: t.lockId,
+          source: t.source,
+          lockName: t.lockName,
+          state: 'firing',
+          startedAt: epochMs(t.at),
+          value: t.value,
+          threshold: t.threshold,
+          message: t.message,
+          openKey: t.key,
+          silencedUntil: silenced?.silencedUntil ?? null,
+        },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'P2002') throw error;
+      // Already open in the store (another run opened it): deduplicated, no second page.
+      return;
+    }
+    if (!this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
+  }
+
+  private async writeResolve(t: AlertTransition): Promise<void> {
+    const prisma = this.store.prisma;
+    const open = await prisma.alert.findUnique({ where: { openKey: t.key } });
+    if (!open) return;
+    const row = await prisma.alert.update({
+      where: { id: open.id },
+      data: { state: 'resolved', resolvedAt: epochMs(t.at), openKey: null },
+    });
+    if (!this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
+  }
+
+  private isSilenced(row: Alert | null, at: number): boolean {
+    return row?.silencedUntil != null && Number(row.silencedUntil) > at;
+  }
+
+  private updateGauge(): void {
+    const gauge = this.options.openAlertsGauge;
+    if (gauge) setOpenAlertsGauge(gauge, this.engine.openCounts());
+  }
+
+  private pollHealth(): void {
+    const probe = this.options.sourceHealth;
+    if (!probe || this.stopped) return;
+    try {
+      const at = this.now();
+      for (const h of probe()) this.onSourceHealth(h, at);
+    } catch (error) {
+      this.log(`alerts: reading source health failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** One timer at the engine's next deadline: rules fire at their crossing, not on the next poll. */
+  private arm(): void {
+    if (this.stopped || !this.started) return;
+    const due = this.engine.nextDueAt();
+    if (due === null) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer && due >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = due;
+    const delay = Math.min(Math.max(0, due - this.now()), 2 ** 31 - 1);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.tick(Math.max(this.now(), due));
+    }, delay);
+    this.timer.unref();
+  }
+}
+
+/** Sets lockscope_open_alerts{rule} for every rule (0 where none is open, so the series exist). */
+export function setOpenAlertsGauge(gauge: OpenAlertsGauge, counts: Map<AlertRule, number>): void {
+  for (const rule of ALERT_RULES) gauge.set({ rule }, counts.get(rule) ?? 0);
+}
+
+/** Store columns are whole epoch ms; BigInt() refuses fractions. */
+function epochMs(ms: number): bigint {
+  return BigInt(Math.round(ms));
+}
+
+function notificationOf(t: AlertTransition, row: Alert | null, resolution: string | null): AlertNotification {
+  return {
+    id: row ? row.id.toString() : null,
+    status: t.kind === 'open' ? 'firing' : 'resolved',
+    rule: t.rule,
+    key: t.key,
+    source: t.source,
+    lockId: t.lockId,
+    lockName: t.lockName,
+    startedAt: row ? Number(row.startedAt) : t.at,
+    resolvedAt: t.kind === 'resolve' ? t.at : null,
+    value: t.kind === 'open' ? t.value : (row?.value ?? t.value),
+    threshold: t.kind === 'open' ? t.threshold : (row?.threshold ?? t.threshold),
+    message: row?.message ?? t.message,
+    resolution,
+  };
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
