@@ -96,6 +96,22 @@ describe('Redis source: SET NX PX locks', () => {
       expect(released.endCause).toBe('released');
     });
   });
+  it('reports an eviction under memory pressure as an end with unknown cause', async () => {
+    await withSource(async ({ redis, source }) => {
+      const c = collector();
+      await source.watch({ sink: c.sink });
+      await redis.cli(['SET', 'lock:ev', 'tok-ev', 'PX', '60000']);
+      await waitFor(() => c.of('lock:ev').some((o) => o.hold !== null));
+      const used = Number(/used_memory:(\d+)/.exec(await redis.cli(['INFO', 'memory']))![1]);
+      // volatile-ttl evicts keys with a TTL first: the lock is the only one.
+      await redis.cli(['CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl']);
+      await redis.cli(['CONFIG', 'SET', 'maxmemory', String(used + 256 * 1024)]);
+      await redis.cli(['-x', 'SET', 'other:ballast'], { stdin: 'b'.repeat(512 * 1024) }).catch(() => undefined);
+      const ended = await waitFor(() => c.of('lock:ev').find((o) => o.hold === null), { message: 'lock:ev evicted' });
+      expect(ended.endCause).toBe('unknown');
+      expect((await redis.cli(['INFO', 'stats'])).match(/evicted_keys:(\d+)/)![1]).not.toBe('0');
+    });
+  });
 });
 
 describe('Redis source: Redisson layouts', () => {
