@@ -119,6 +119,8 @@ export function loadRollups(prisma: StoreClient, parsed: ParsedStoreUrl, bucket:
 export interface PurgeOptions {
   /** Rows deleted per statement (default 5000): each chunk is its own short transaction. */
   chunkSize?: number;
+  /** Runs each chunk in the store's turn order (SQLite); set by Store.purgeBefore. */
+  serial?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -129,16 +131,18 @@ export interface PurgeOptions {
 export function purgeBefore(prisma: StoreClient, parsed: ParsedStoreUrl, before: number, options: PurgeOptions = {}): Promise<PurgeResult> {
   const chunk = Math.max(1, Math.trunc(options.chunkSize ?? 5000));
   const cut = ms(before, 'purgeBefore');
+  const serial = options.serial ?? (<T>(fn: () => Promise<T>) => fn());
   return guarded(parsed, 'purge', async () => {
+    // Each chunk takes its own turn so collector flushes slot in between.
     let events = 0;
     for (;;) {
-      const n = await prisma.$executeRaw`DELETE FROM "Event" WHERE "id" IN (SELECT "id" FROM "Event" WHERE "at" < ${cut} LIMIT ${chunk})`;
+      const n = await serial(() => prisma.$executeRaw`DELETE FROM "Event" WHERE "id" IN (SELECT "id" FROM "Event" WHERE "at" < ${cut} LIMIT ${chunk})`);
       events += n;
       if (n < chunk) break;
     }
     let holds = 0;
     for (;;) {
-      const n = await prisma.$executeRaw`DELETE FROM "Hold" WHERE "id" IN (SELECT "id" FROM "Hold" WHERE "endedAt" < ${cut} LIMIT ${chunk})`;
+      const n = await serial(() => prisma.$executeRaw`DELETE FROM "Hold" WHERE "id" IN (SELECT "id" FROM "Hold" WHERE "endedAt" < ${cut} LIMIT ${chunk})`);
       holds += n;
       if (n < chunk) break;
     }

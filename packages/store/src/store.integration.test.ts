@@ -329,6 +329,27 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     });
   });
 
+  it('operations issued while a batch transaction is open are not swallowed by its rollback', async () => {
+    await withStore(provider, async (store) => {
+      const old = Array.from({ length: 40 }, (_, i) => eventRow({ at: T0 - 1_000 - i }));
+      await store.writeBatch({ events: old });
+      await store.prisma.$executeRawUnsafe('DROP TABLE "Rollup"');
+      const events = Array.from({ length: 20_000 }, (_, i) => eventRow({ at: T0 + i }));
+      const failing = store.writeBatch({ events, rollups: [{ lockId: 'x', bucket: 0, source: 's' }] });
+      // Started in the same tick: with a synchronous driver the batch's
+      // statements and these interleave as microtasks, so on a shared SQLite
+      // connection the purge chunks would run inside the batch transaction.
+      const purge = store.purgeBefore(T0, { chunkSize: 1 });
+      const audit = store.recordAudit({ at: T0, actor: 'a', host: 'h', action: 'release', source: 's', lockName: 'n', reason: 'r', result: 'released' });
+      const [batch, purged, audited] = await Promise.allSettled([failing, purge, audit]);
+      expect(batch.status).toBe('rejected');
+      expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0 } });
+      expect(audited.status).toBe('fulfilled');
+      expect(await store.prisma.event.count()).toBe(0);
+      expect(await store.listAudit()).toHaveLength(1);
+    });
+  });
+
   it('bad values are refused before anything is written', async () => {
     await withStore(provider, async (store) => {
       const error = await caught(store.writeBatch({ events: [eventRow(), eventRow({ at: Number.NaN })] }));

@@ -23,6 +23,9 @@ import type {
  * from the same schema and have the same model API; the PostgreSQL client's
  * type stands for both, and the SQLite client is cast to it in openStore.
  * Provider-specific SQL (raw queries) must check `store.provider`.
+ * On SQLite, queries made directly on this client in the process that also
+ * calls writeBatch can land inside an open batch transaction (the adapter
+ * shares one connection); prefer the Store methods there.
  */
 export type StoreClient = PrismaClient;
 
@@ -109,19 +112,33 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     throw storeUnavailable(parsed, error);
   }
 
+  // The SQLite adapter runs every query of a client on one connection, and
+  // only transactions take its mutex: a query issued while writeBatch's
+  // transaction is open would run inside it (and be rolled back with it).
+  // So the store's own operations take turns on SQLite. PostgreSQL uses a pool.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial =
+    parsed.provider === 'sqlite'
+      ? <T>(fn: () => Promise<T>): Promise<T> => {
+          const run = queue.then(fn, fn);
+          queue = run.catch(() => {});
+          return run;
+        }
+      : <T>(fn: () => Promise<T>): Promise<T> => fn();
+
   let closed = false;
   const store: Store = {
     prisma,
     provider: parsed.provider,
     display: parsed.display,
     migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
-    writeBatch: (batch) => writeBatch(prisma, parsed, batch),
-    loadSourceState: (source) => loadSourceState(prisma, parsed, source),
-    loadLiveLocks: (source) => loadLiveLocks(prisma, parsed, source),
-    loadRollups: (bucket) => loadRollups(prisma, parsed, bucket),
-    purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, purgeOptions),
-    recordAudit: (record) => recordAudit(prisma, parsed, record),
-    listAudit: (listOptions) => listAudit(prisma, parsed, listOptions),
+    writeBatch: (batch) => serial(() => writeBatch(prisma, parsed, batch)),
+    loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),
+    loadLiveLocks: (source) => serial(() => loadLiveLocks(prisma, parsed, source)),
+    loadRollups: (bucket) => serial(() => loadRollups(prisma, parsed, bucket)),
+    purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, { ...purgeOptions, serial }),
+    recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
+    listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),
     async close() {
       if (closed) return;
       closed = true;
