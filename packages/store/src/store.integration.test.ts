@@ -341,7 +341,10 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       // connection the purge chunks would run inside the batch transaction.
       const purge = store.purgeBefore(T0, { chunkSize: 1 });
       const audit = store.recordAudit({ at: T0, actor: 'a', host: 'h', action: 'release', source: 's', lockName: 'n', reason: 'r', result: 'released' });
-      const [batch, purged, audited] = await Promise.allSettled([failing, purge, audit]);
+      const raw = store.serialized((prisma) => prisma.$executeRawUnsafe(`INSERT INTO "Source" ("name", "kind", "updatedAt") VALUES ('raw', 'etcd', 1)`));
+      const [batch, purged, audited, rawWrite] = await Promise.allSettled([failing, purge, audit, raw]);
+      expect(rawWrite).toEqual({ status: 'fulfilled', value: 1 });
+      expect(await store.loadSourceState('raw')).toMatchObject({ name: 'raw', kind: 'etcd' });
       expect(batch.status).toBe('rejected');
       expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0 } });
       expect(audited.status).toBe('fulfilled');

@@ -25,7 +25,7 @@ import type {
  * Provider-specific SQL (raw queries) must check `store.provider`.
  * On SQLite, queries made directly on this client in the process that also
  * calls writeBatch can land inside an open batch transaction (the adapter
- * shares one connection); prefer the Store methods there.
+ * shares one connection); use the Store methods or store.serialized() there.
  */
 export type StoreClient = PrismaClient;
 
@@ -54,6 +54,12 @@ export interface Store {
   loadRollups(bucket: number): Promise<StoredRollup[]>;
   purgeBefore(ms: number, options?: PurgeOptions): Promise<PurgeResult>;
   recordAudit(record: AuditInput): Promise<StoredAudit>;
+  /**
+   * Runs `fn` with the client in the store's turn order. On SQLite, use it for
+   * raw writes made in a process that also calls writeBatch (see StoreClient);
+   * on PostgreSQL it just calls `fn`.
+   */
+  serialized<T>(fn: (prisma: StoreClient) => Promise<T>): Promise<T>;
   listAudit(options?: ListAuditOptions): Promise<StoredAudit[]>;
   close(): Promise<void>;
 }
@@ -139,6 +145,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, { ...purgeOptions, serial }),
     recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
     listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),
+    serialized: (fn) => serial(() => fn(prisma)),
     async close() {
       if (closed) return;
       closed = true;
