@@ -101,6 +101,14 @@ export class AlertManager {
     return this.apply(() => this.engine.onEvent(lock, event));
   }
 
+  /**
+   * One LockTracker ApplyResult: its events, the acquisition wait, and the
+   * waiter count after it (`tracker.state().waiters?.length ?? null`).
+   */
+  onApplyResult(lock: LockRef, result: { events: LockEvent[]; acquired: { waitMs: number | null } | null }, waiters: number | null, at?: number): AlertTransition[] {
+    return this.apply(() => this.engine.onApplyResult(lock, result, waiters, at));
+  }
+
   /** The lock's visible waiter count (call when it changes). */
   onWaiters(lock: LockRef, waiters: number, at: number = this.now()): AlertTransition[] {
     return this.apply(() => this.engine.onWaiters(lock, waiters, at));

@@ -171,6 +171,25 @@ export class AlertEngine {
     return out;
   }
 
+  /**
+   * Everything one LockTracker result means for alerts: its events, the wait of
+   * an acquisition (when observable) and the waiter count after it (null when
+   * the dialect cannot show waiters). The collector's one call per result.
+   */
+  onApplyResult(lock: LockRef, result: { events: LockEvent[]; acquired: { waitMs: number | null } | null }, waiters: number | null, at?: number): AlertTransition[] {
+    const out: AlertTransition[] = [];
+    for (const event of result.events) out.push(...this.onEvent(lock, event));
+    const when = at ?? result.events[result.events.length - 1]?.at;
+    if (when === undefined) return out;
+    const waitMs = result.acquired?.waitMs;
+    if (waitMs !== null && waitMs !== undefined) {
+      const acquiredAt = result.events.find((e) => e.type === 'acquired')?.at ?? when;
+      out.push(...this.onAcquisition(lock, waitMs, acquiredAt));
+    }
+    if (waiters !== null) out.push(...this.onWaiters(lock, waiters, when));
+    return out;
+  }
+
   /** The number of visible waiters of a lock, whenever it changes. */
   onWaiters(lock: LockRef, waiters: number, at: number): AlertTransition[] {
     const out: AlertTransition[] = [];
