@@ -1,7 +1,7 @@
 import type { LockscopeError, LockscopeErrorCode } from '@lockscope/core';
 
 /**
- * isLockscopeError without instanceof: dist/backends.js carries its own copy
+ * isLockscopeError without instanceof: the backend bundles (dist/backend-*.js) carry their own copy
  * of core (see load-backends.ts), so its errors have a different class object.
  */
 export function isLockscopeErrorLike(error: unknown, code?: LockscopeErrorCode): error is LockscopeError {

@@ -1,6 +1,6 @@
 import { LockscopeError, type SourceConfig } from '@lockscope/core';
 import type { LockSource } from '@lockscope/sources';
-import { loadBackends } from './load-backends.js';
+import { loadSourcesBundle } from './load-backends.js';
 import type { LockctlConfig } from './lockctl-config.js';
 
 /**
@@ -10,7 +10,7 @@ import type { LockctlConfig } from './lockctl-config.js';
  */
 export async function openSources(loaded: LockctlConfig, only?: string[]): Promise<LockSource[]> {
   const configs = selectSources(loaded, only);
-  const { createEtcdSource, createRedisSource } = await loadBackends();
+  const { createEtcdSource, createRedisSource } = await loadSourcesBundle();
   // A CLI call is one short conversation: fail fast instead of the watcher's patient retries.
   return configs.map((c) => (c.kind === 'etcd' ? createEtcdSource(c) : createRedisSource(c, { connectTimeoutMs: 3_000 })));
 }

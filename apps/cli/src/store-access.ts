@@ -1,6 +1,6 @@
 import { LockscopeError } from '@lockscope/core';
 import type { Store } from '@lockscope/store';
-import { loadBackends } from './load-backends.js';
+import { loadStoreBundle } from './load-backends.js';
 import type { LockctlConfig } from './lockctl-config.js';
 
 /** During an incident the store may hang rather than refuse; lockctl must not wait on it. */
@@ -12,7 +12,7 @@ export const STORE_OPEN_TIMEOUT_MS = 3_000;
  * lockscope.yaml names the same database from any working directory.
  */
 export async function openConfiguredStore(loaded: LockctlConfig): Promise<Store> {
-  const { openStore } = await loadBackends();
+  const { openStore } = await loadStoreBundle();
   const opening = openStore({ url: loaded.config.store.url, cwd: loaded.stateDir, busyTimeoutMs: 2_000, poolSize: 1 });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
