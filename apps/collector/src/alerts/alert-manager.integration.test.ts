@@ -184,6 +184,53 @@ describe.each<Provider>(['sqlite', 'postgresql'])('AlertManager on %s', (provide
 });
 
 describe('AlertManager webhooks and timing (sqlite)', () => {
+  it('two collectors opening the same alert on one store: one row, one page (unique openKey)', async () => {
+    const receiver = await startReceiver();
+    try {
+      await withStore('sqlite', async (store) => {
+        const config = { webhooks: [{ url: receiver.url }] };
+        await withManager(store, { config }, async (first) => {
+          await withManager(store, { config }, async (second) => {
+            const t0 = Date.now();
+            for (const m of [first, second]) {
+              m.onEvent(lockA, ev('acquired', t0));
+              expect(m.onEvent(lockA, ev('near_expiry', t0 + 1_600, { valueMs: 1_600 }))).toHaveLength(1);
+            }
+            await Promise.all([first.whenWritten(), second.whenWritten()]);
+            expect(await store.prisma.alert.count()).toBe(1);
+            // Only the collector whose insert won queued a page.
+            expect(first.delivery.pending + second.delivery.pending).toBeLessThanOrEqual(1);
+            await waitFor(() => first.delivery.pending + second.delivery.pending === 0, { message: 'deliveries done' });
+            expect(receiver.requests).toHaveLength(1);
+          });
+        });
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('with the store down, detection goes on and the page is still sent (without a store id)', async () => {
+    const receiver = await startReceiver();
+    try {
+      await withStore('sqlite', async (store) => {
+        await withManager(store, { config: { webhooks: [{ url: receiver.url }] } }, async (m, logs) => {
+          // A store that fails every alert write (as a broken or wrong-schema database would).
+          await store.prisma.$executeRawUnsafe('DROP TABLE "Alert"');
+          const t0 = Date.now();
+          m.onEvent(lockA, ev('acquired', t0 - 2_000));
+          expect(m.onEvent(lockA, ev('expired', t0, { valueMs: 2_000 }))).toMatchObject([{ kind: 'open', rule: 'lease_expired' }]);
+          await m.whenWritten();
+          await waitFor(() => receiver.requests.length === 1);
+          expect(receiver.requests[0]!.body).toMatchObject({ event: 'alert.firing', alert: { id: null, rule: 'lease_expired', key: 'lease_expired|lockAid' } });
+          expect(logs.join('\n')).toContain('alerts: could not store open of lease_expired (lease_expired|lockAid)');
+        });
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('a receiver answering 500 three times then 200 gets the alert once it recovers; other detection and a healthy webhook are not delayed', async () => {
     // Fails the first three requests for each alert, then accepts.
     const failures = new Map<string, number>();
