@@ -205,6 +205,27 @@ describe('LockTracker: renewals and TTL', () => {
     }
   });
 
+  it.each([2_000, 3_000, 5_000])('short TTL %i ms kept alive every TTL/3 never nears expiry; once keepalives stop it fires before the lease lapses', (ttl) => {
+    // The collector's loop: a lease check at each nextNearExpiryAt(), with etcd's truncated seconds.
+    const t = tracker('etcd-lease-key');
+    t.apply(obs('etcd-lease-key', 1, 0, hold('@1', { ttlMs: ttl, remainingMs: ttl })));
+    const keepalive = ttl / 3;
+    const stopAt = 20 * ttl;
+    const lastKeepalive = (now: number) => Math.floor(Math.min(now, stopAt) / keepalive) * keepalive;
+    const fired: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const at = t.nextNearExpiryAt();
+      if (at === null) break;
+      const realRemaining = lastKeepalive(at) + ttl - at;
+      if (realRemaining <= 0) break;
+      const r = t.checkpoint(at, { exists: true, remainingMs: Math.floor(realRemaining / 1000) * 1000, ttlMs: ttl });
+      if (types(r.events).includes('near_expiry')) fired.push(at);
+    }
+    expect(fired).toHaveLength(1);
+    expect(fired[0]!).toBeGreaterThan(stopAt);
+    expect(fired[0]!).toBeLessThan(lastKeepalive(stopAt) + ttl);
+  });
+
   it('detects a keepalive renewal through the remaining TTL and re-arms near-expiry', () => {
     const ttl = 10_000;
     const t = tracker('etcd-lease-key');

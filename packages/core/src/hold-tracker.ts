@@ -10,7 +10,7 @@ export interface TrackerOptions {
   expiryToleranceMs?: number;
   /**
    * How much later than the last known grant a grant implied by a remaining TTL must be to count as a
-   * renewal (default 1500 ms). etcd reports remaining TTL in whole seconds, truncated, so an implied
+   * renewal (default 1000 ms). etcd reports remaining TTL in whole seconds, truncated, so an implied
    * grant can be up to 1 s early without any renewal having happened.
    */
   renewalToleranceMs?: number;
@@ -73,7 +73,9 @@ export interface CheckpointLease {
 }
 
 const DEFAULT_EXPIRY_TOLERANCE_MS = 1500;
-const DEFAULT_RENEWAL_TOLERANCE_MS = 1500;
+// etcd reports remaining TTL in whole seconds (truncated): an implied grant more than 1 s after the
+// last known one proves a renewal happened.
+const DEFAULT_RENEWAL_TOLERANCE_MS = 1000;
 
 const END_EVENT: Record<HoldEndReason, LockEventType> = {
   released: 'released',
@@ -359,6 +361,13 @@ export class LockTracker {
     if (!hold || remainingMs == null || hold.ttlMs === null) return null;
     const grant = Math.min(at, at - (hold.ttlMs - Math.max(0, remainingMs)));
     if (grant > hold.lastRenewedAt + this.renewalTolerance) return this.renew(at, grant, true, rev);
+    if (grant > hold.lastRenewedAt) {
+      // Within the reading's granularity: not provably a renewal, but the implied grant is a
+      // lower bound of the real one (remaining TTL is truncated), so it is the better estimate.
+      // Without this, a lease kept alive every TTL/3 would look near expiry at every check.
+      hold.lastRenewedAt = grant;
+      return null;
+    }
     if (grant < hold.lastRenewedAt - this.renewalTolerance) {
       // Our grant estimate was too late (first seen mid-lease, or the wall clock stepped back):
       // the lease itself says how old the grant is.

@@ -5,11 +5,11 @@ export interface WaitForOptions {
 }
 
 /**
- * Polls `probe` until it returns a value other than undefined/false, or throws
+ * Polls `probe` until it returns a value other than undefined/null/false, or throws
  * once the deadline passes with the last error seen. For conditions, not time.
  */
 export async function waitFor<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   { timeoutMs = 10_000, intervalMs = 25, message = 'condition' }: WaitForOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -17,7 +17,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await probe();
-      if (value !== undefined && value !== false) return value;
+      if (value !== undefined && value !== null && value !== false) return value;
     } catch (error) {
       lastError = error;
     }

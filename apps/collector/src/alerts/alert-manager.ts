@@ -10,7 +10,7 @@ import {
   type RestoredHold,
   type SourceHealthInput,
 } from '@lockscope/core';
-import type { Alert, Store } from '@lockscope/store';
+import type { Alert, Store, StoreClient } from '@lockscope/store';
 import type { AlertNotification } from './payloads.js';
 import { WebhookDelivery, type DeliveryOptions } from './webhook-delivery.js';
 
@@ -69,7 +69,7 @@ export class AlertManager {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const open = await this.store.prisma.alert.findMany({ where: { state: 'firing' } });
+    const open = await this.store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
     this.engine.restoreOpen(
       open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
       this.now(),
@@ -185,17 +185,26 @@ export class AlertManager {
       });
   }
 
+  /**
+   * Store writes go through store.serialized: on SQLite the collector's batch
+   * transactions share the one connection, and a write outside the turn order
+   * could land inside (and roll back with) a batch.
+   */
   private async writeOpen(t: AlertTransition): Promise<void> {
-    const prisma = this.store.prisma;
+    const row = await this.store.serialized((prisma) => this.insertOpen(prisma, t));
+    if (row && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
+  }
+
+  /** The new row, or null when the alert was already open in the store. */
+  private async insertOpen(prisma: StoreClient, t: AlertTransition): Promise<Alert | null> {
     // A silence set on an earlier alert of the same rule and lock still holds for this one.
     const silenced = await prisma.alert.findFirst({
       where: { rule: t.rule, source: t.source, lockId: t.lockId, silencedUntil: { gt: epochMs(t.at) } },
       orderBy: { silencedUntil: 'desc' },
       select: { silencedUntil: true },
     });
-    let row: Alert;
     try {
-      row = await prisma.alert.create({
+      return await prisma.alert.create({
         data: {
           rule: t.rule,
           lockId: t.lockId,
@@ -212,21 +221,21 @@ export class AlertManager {
       });
     } catch (error) {
       if ((error as { code?: string }).code !== 'P2002') throw error;
-      // Already open in the store (another run opened it): deduplicated, no second page.
-      return;
+      // Already open in the store (another collector or run opened it): deduplicated, no second page.
+      return null;
     }
-    if (!this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
   }
 
   private async writeResolve(t: AlertTransition): Promise<void> {
-    const prisma = this.store.prisma;
-    const open = await prisma.alert.findUnique({ where: { openKey: t.key } });
-    if (!open) return;
-    const row = await prisma.alert.update({
-      where: { id: open.id },
-      data: { state: 'resolved', resolvedAt: epochMs(t.at), openKey: null },
+    const row = await this.store.serialized(async (prisma) => {
+      const open = await prisma.alert.findUnique({ where: { openKey: t.key } });
+      if (!open) return null;
+      return prisma.alert.update({
+        where: { id: open.id },
+        data: { state: 'resolved', resolvedAt: epochMs(t.at), openKey: null },
+      });
     });
-    if (!this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
+    if (row && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
   }
 
   private isSilenced(row: Alert | null, at: number): boolean {

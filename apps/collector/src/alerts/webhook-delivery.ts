@@ -196,9 +196,11 @@ export class WebhookDelivery {
     if (!store || id === null) return;
     this.logChain = this.logChain.then(async () => {
       try {
-        await store.prisma.delivery.create({
-          data: { alertId: BigInt(id), webhook: lane.name, kind: job.notification.status, at: BigInt(at), attempt, status, ok, error: error === null ? null : error.slice(0, 500) },
-        });
+        await store.serialized((prisma) =>
+          prisma.delivery.create({
+            data: { alertId: BigInt(id), webhook: lane.name, kind: job.notification.status, at: BigInt(at), attempt, status, ok, error: error === null ? null : error.slice(0, 500) },
+          }),
+        );
       } catch (e) {
         this.log(`alerts: could not write the delivery log: ${(e as Error).message}`);
       }

@@ -1,0 +1,199 @@
+import type { CompletedHold, LockEvent } from '@lockscope/core';
+import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, Store, WriteBatch } from '@lockscope/store';
+import type { CollectorMetrics } from './metrics.js';
+
+
+export interface SourceUpdate {
+  name: string;
+  kind: string;
+  connected: boolean;
+  lastError: string | null;
+  lastEventAt: number | null;
+  lastSeenAt: number | null;
+  lockCount: number;
+}
+
+interface Pending {
+  events: EventRow[];
+  holds: HoldRow[];
+  /** Latest row per lock, built at flush time; observedAt for ingest lag. */
+  locks: Map<string, { build: () => LockRow; observedAt: number }>;
+  rollups: Map<string, RollupRow>;
+  sources: Map<string, SourceUpdate>;
+  resume: Map<string, string>;
+}
+
+function emptyPending(): Pending {
+  return { events: [], holds: [], locks: new Map(), rollups: new Map(), sources: new Map(), resume: new Map() };
+}
+
+export interface BatcherOptions {
+  store: Store;
+  intervalMs: number;
+  metrics: CollectorMetrics;
+  now: () => number;
+  log: (line: string) => void;
+  onFlushed?: ((info: { committedAt: number; events: { type: string; source: string; holder: string | null; at: number }[] }) => void) | undefined;
+}
+
+/**
+ * Buffers everything the collector wants written and flushes it as ONE store
+ * transaction per interval. A failed flush is kept and retried with backoff:
+ * nothing is dropped while the store is down.
+ */
+export class Batcher {
+  private pending = emptyPending();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private failures = 0;
+  private lastError: string | null = null;
+  private nextAttemptAt = 0;
+  private readonly sourceState = new Map<string, Required<SourceRow>>();
+
+  constructor(private readonly options: BatcherOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const deadline = Date.now() + deadlineMs;
+    // Keep trying until everything is written or the deadline passes.
+    while (this.bufferedRows() > 0 || this.flushing) {
+      if (Date.now() > deadline) {
+        this.options.log(`collector: stopped with ${this.bufferedRows()} rows not written: the store did not accept them (${this.lastError ?? 'timeout'})`);
+        return;
+      }
+      this.nextAttemptAt = 0;
+      await this.flushNow().catch(() => undefined);
+      if (this.bufferedRows() > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  health() {
+    return { ok: this.failures === 0, lastError: this.lastError, bufferedRows: this.bufferedRows() };
+  }
+
+  addEvent(lockId: string, source: string, event: LockEvent): void {
+    this.pending.events.push({
+      lockId,
+      source,
+      at: event.at,
+      type: event.type,
+      holder: event.holder,
+      token: event.token,
+      ttlMs: event.ttlMs,
+      valueMs: event.valueMs === null ? null : Math.round(event.valueMs),
+      revision: event.revision ?? null,
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    });
+  }
+
+  addHold(lockId: string, hold: CompletedHold): void {
+    this.pending.holds.push({ lockId, ...hold });
+  }
+
+  setLock(lockId: string, build: () => LockRow, observedAt: number): void {
+    const prev = this.pending.locks.get(lockId);
+    this.pending.locks.set(lockId, { build, observedAt: prev ? Math.min(prev.observedAt, observedAt) : observedAt });
+  }
+
+  addRollup(row: RollupRow): void {
+    this.pending.rollups.set(`${row.lockId}|${row.bucket}`, row);
+  }
+
+  setSource(update: SourceUpdate): void {
+    this.pending.sources.set(update.name, update);
+  }
+
+  setResumeRevision(source: string, revision: string): void {
+    this.pending.resume.set(source, revision);
+  }
+
+  bufferedRows(): number {
+    const p = this.pending;
+    return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.sources.size + p.resume.size;
+  }
+
+  flushNow(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flushNow());
+    this.flushing = this.flush().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.flushing || this.bufferedRows() === 0 || Date.now() < this.nextAttemptAt) return;
+    await this.flushNow().catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.bufferedRows() === 0) return;
+    const taken = this.pending;
+    this.pending = emptyPending();
+    const now = this.options.now();
+    const sources: Required<SourceRow>[] = [];
+    for (const name of new Set([...taken.sources.keys(), ...taken.resume.keys()])) {
+      const prev = this.sourceState.get(name);
+      const update = taken.sources.get(name);
+      const row: Required<SourceRow> = {
+        name,
+        kind: update?.kind ?? prev?.kind ?? 'unknown',
+        connected: update?.connected ?? prev?.connected ?? false,
+        lastError: update ? update.lastError : (prev?.lastError ?? null),
+        lastEventAt: update?.lastEventAt ?? prev?.lastEventAt ?? null,
+        lastSeenAt: update?.lastSeenAt ?? prev?.lastSeenAt ?? null,
+        ingestLagMs: prev?.ingestLagMs ?? null,
+        resumeRevision: taken.resume.get(name) ?? prev?.resumeRevision ?? null,
+        lockCount: update?.lockCount ?? prev?.lockCount ?? 0,
+        updatedAt: now,
+      };
+      sources.push(row);
+    }
+    let oldestObservation = Infinity;
+    const locks: LockRow[] = [];
+    for (const { build, observedAt } of taken.locks.values()) {
+      locks.push(build());
+      oldestObservation = Math.min(oldestObservation, observedAt);
+    }
+    const batch: Required<WriteBatch> = { sources, locks, holds: taken.holds, events: taken.events, rollups: [...taken.rollups.values()] };
+    this.options.metrics.bufferedRows.set(this.bufferedRows() + batch.events.length + batch.locks.length);
+    try {
+      await this.options.store.writeBatch(batch);
+    } catch (error) {
+      this.failures++;
+      this.lastError = (error as Error).message;
+      this.options.metrics.flushFailures.inc();
+      const backoff = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
+      this.nextAttemptAt = Date.now() + backoff;
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${this.bufferedRows() + batch.events.length} rows kept): ${this.lastError}`);
+      }
+      this.restore(taken);
+      throw error;
+    }
+    if (this.failures > 0) this.options.log(`collector: store writes recovered after ${this.failures} failed attempts`);
+    this.failures = 0;
+    this.lastError = null;
+    for (const row of sources) this.sourceState.set(row.name, row);
+    const committedAt = this.options.now();
+    if (Number.isFinite(oldestObservation)) this.options.metrics.ingestLag.set(Math.max(0, committedAt - oldestObservation) / 1000);
+    this.options.metrics.eventsIngested.inc(batch.events.length);
+    this.options.metrics.bufferedRows.set(this.bufferedRows());
+    this.options.onFlushed?.({ committedAt, events: batch.events.map((e) => ({ type: e.type, source: e.source, holder: e.holder ?? null, at: e.at })) });
+  }
+
+  /** Puts a failed batch back in front of what arrived meanwhile (newer rows win). */
+  private restore(taken: Pending): void {
+    const p = this.pending;
+    p.events = [...taken.events, ...p.events];
+    p.holds = [...taken.holds, ...p.holds];
+    for (const [k, v] of taken.locks) if (!p.locks.has(k)) p.locks.set(k, v);
+    for (const [k, v] of taken.rollups) if (!p.rollups.has(k)) p.rollups.set(k, v);
+    for (const [k, v] of taken.sources) if (!p.sources.has(k)) p.sources.set(k, v);
+    for (const [k, v] of taken.resume) if (!p.resume.has(k)) p.resume.set(k, v);
+  }
+}

@@ -1,0 +1,180 @@
+// `npm run bench:collector`: drives real lock traffic against a real Redis and a
+// real etcd on this machine, runs the real collector in this process over a
+// SQLite store, and prints sustained acquisitions/s observed and persisted and
+// the lag from a lock change to its row in the store.
+//
+// The load generator runs in child processes so it does not share the
+// collector's event loop. Each acquisition carries its send time in its token
+// (Redis value / etcd value), and the collector's flush hook sees the commit
+// time of the row that records it: lag = commit time - send time, on one clock.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '@lockscope/core';
+import { openStore } from '@lockscope/store';
+import { startChild, startEtcd, startRedis } from '@lockscope/testing';
+import { Collector } from './collector.js';
+import { createSource } from './create-source.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    'redis-rate': { type: 'string', default: '5000' },
+    'etcd-rate': { type: 'string', default: '1000' },
+    locks: { type: 'string', default: '200' },
+  },
+});
+const seconds = Number(values.seconds);
+const redisRate = Number(values['redis-rate']);
+const etcdRate = Number(values['etcd-rate']);
+const lockCount = Number(values.locks);
+const repoRoot = new URL('../../..', import.meta.url).pathname;
+
+const redisDriver = `
+import Redis from 'ioredis';
+const [url, rate, seconds, locks] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const redis = new Redis(url, { enableAutoPipelining: true });
+const CAD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+let sent = 0, ok = 0, seq = 0;
+const end = Date.now() + seconds * 1000;
+const perTick = rate / 100;
+let carry = 0;
+const tick = setInterval(async () => {
+  if (Date.now() >= end) { clearInterval(tick); return finish(); }
+  carry += perTick;
+  const n = Math.floor(carry); carry -= n;
+  for (let i = 0; i < n; i++) {
+    const key = 'lock:bench:' + (seq % locks);
+    const token = 'b' + Date.now() + '-' + (seq++);
+    sent++;
+    redis.set(key, token, 'PX', 10000, 'NX').then((r) => {
+      if (r !== 'OK') return;
+      ok++;
+      return redis.eval(CAD, 1, key, token);
+    });
+  }
+}, 10);
+async function finish() { await new Promise((r) => setTimeout(r, 500)); console.log(JSON.stringify({ sent, ok })); redis.disconnect(); }
+`;
+
+const etcdDriver = `
+import { Etcd3 } from 'etcd3';
+const [hosts, rate, seconds, locks] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const client = new Etcd3({ hosts: hosts.split(',') });
+const lease = client.lease(30);
+const leaseId = await lease.grant();
+let sent = 0, ok = 0, seq = 0, inflight = 0;
+const end = Date.now() + seconds * 1000;
+const perTick = rate / 100;
+let carry = 0;
+const tick = setInterval(() => {
+  if (Date.now() >= end) { clearInterval(tick); return finish(); }
+  carry += perTick;
+  const n = Math.floor(carry); carry -= n;
+  for (let i = 0; i < n; i++) {
+    if (inflight > 2000) return;
+    const key = '/bench/lock-' + (seq % locks);
+    const value = 'b' + Date.now() + '-' + (seq++);
+    sent++; inflight++;
+    client.put(key).value(value).lease(leaseId).exec()
+      .then(() => { ok++; return client.delete().key(key).exec(); })
+      .finally(() => { inflight--; });
+  }
+}, 10);
+async function finish() {
+  while (inflight > 0) await new Promise((r) => setTimeout(r, 20));
+  console.log(JSON.stringify({ sent, ok }));
+  await lease.revoke(); client.close();
+}
+`;
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'lockscope-bench-'));
+  const [redis, etcd] = await Promise.all([startRedis(), startEtcd()]);
+  const storeUrl = `file:${join(dir, 'bench.db')}`;
+  const config = parseConfig(
+    [
+      `store: { url: "${storeUrl}" }`,
+      'sources:',
+      `  - { name: etcd-bench, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/bench/"] }`,
+      `  - { name: redis-bench, kind: redis, url: "${redis.url}", patterns: ["lock:*"] }`,
+      'collector: { listen: "127.0.0.1:0", flushInterval: 100ms }',
+    ].join('\n'),
+  );
+  const store = await openStore({ url: storeUrl });
+  await store.migrate();
+  const lags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
+  const persisted: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
+  const collector = new Collector({
+    config,
+    store,
+    createSource,
+    log: (line) => process.stderr.write(`${line}\n`),
+    onFlushed: ({ committedAt, events }) => {
+      for (const e of events) {
+        if (e.type !== 'acquired' || !e.holder) continue;
+        const m = /^b(\d+)-/.exec(e.holder);
+        if (!m) continue;
+        const source = e.source;
+        persisted[source] = (persisted[source] ?? 0) + 1;
+        lags[source]?.push(committedAt - Number(m[1]));
+      }
+    },
+  });
+  await collector.start();
+  const cpuBefore = process.cpuUsage();
+  const started = Date.now();
+  console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, SQLite store, 2 drivers in child processes`);
+  const drivers = [
+    { source: 'redis-bench', child: startChild(process.execPath, ['--input-type=module', '-e', redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount)], { cwd: repoRoot }) },
+    { source: 'etcd-bench', child: startChild(process.execPath, ['--input-type=module', '-e', etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount)], { cwd: repoRoot }) },
+  ];
+  const driven: Record<string, { sent: number; ok: number }> = {};
+  for (const d of drivers) {
+    const code = await d.child.exited;
+    const line = d.child.output().trim().split('\n').at(-1) ?? '';
+    if (code !== 0) throw new Error(`${d.source} driver failed: ${d.child.output()}`);
+    driven[d.source] = JSON.parse(line) as { sent: number; ok: number };
+  }
+  // Drain: wait until the collector has persisted every acquisition or 10 s pass.
+  const drainDeadline = Date.now() + 10_000;
+  while (Date.now() < drainDeadline && Object.keys(driven).some((s) => (persisted[s] ?? 0) < driven[s]!.ok)) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await collector.stop();
+  console.log('');
+  console.log('source        acquisitions  persisted  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
+  for (const source of ['redis-bench', 'etcd-bench']) {
+    const d = driven[source]!;
+    const l = lags[source]!.sort((a, b) => a - b);
+    const row = [
+      source.padEnd(12),
+      String(d.ok).padStart(13),
+      String(persisted[source]).padStart(10),
+      String(Math.max(0, d.ok - persisted[source]!)).padStart(8),
+      (d.ok / seconds).toFixed(0).padStart(15),
+      `${percentile(l, 0.5)} ms`.padStart(8),
+      `${percentile(l, 0.95)} ms`.padStart(8),
+      `${percentile(l, 0.99)} ms`.padStart(8),
+    ];
+    console.log(row.join(' '));
+  }
+  const rows = await store.prisma.event.count();
+  console.log(`\nstore: ${rows} events, ${await store.prisma.hold.count()} holds written; collector CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${elapsed.toFixed(1)} s wall`);
+  await store.close();
+  await Promise.all([redis.stop(), etcd.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

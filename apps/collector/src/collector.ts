@@ -1,0 +1,377 @@
+import {
+  bucketOf,
+  displayKey,
+  lockId,
+  LockTracker,
+  RollupAccumulator,
+  type ApplyResult,
+  type LockObservation,
+  type LockscopeConfig,
+  type SourceConfig,
+} from '@lockscope/core';
+import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
+import type { Store } from '@lockscope/store';
+import { Batcher } from './batcher.js';
+import { CollectorMetrics } from './metrics.js';
+import { TimerQueue } from './timer-queue.js';
+
+export interface CollectorOptions {
+  config: LockscopeConfig;
+  store: Store;
+  /** Builds a source from its config (injectable so tests can wrap real sources). */
+  createSource: (config: SourceConfig) => LockSource;
+  now?: () => number;
+  log?: (line: string) => void;
+  /** Called after every committed flush (the benchmark measures lag with it). */
+  onFlushed?: (info: { committedAt: number; events: { type: string; source: string; holder: string | null; at: number }[] }) => void;
+}
+
+interface TrackedLock {
+  tracker: LockTracker;
+  source: string;
+  name: string;
+  /** Wall ms when the latest change of this lock was observed (for ingest lag). */
+  observedAt: number;
+}
+
+const ROLLUP_FLUSH_MS = 2_000;
+const RETENTION_EVERY_MS = 10 * 60_000;
+
+/**
+ * The agent: runs sources, feeds the hold trackers, batches writes, fires
+ * near-expiry and expiry checkpoints by timer.
+ */
+export class Collector {
+  readonly metrics = new CollectorMetrics();
+  private readonly sources = new Map<string, LockSource>();
+  private readonly sourceKinds = new Map<string, 'etcd' | 'redis'>();
+  private readonly locks = new Map<string, TrackedLock>();
+  private readonly rollups = new Map<string, RollupAccumulator>();
+  private readonly dirtyRollups = new Set<string>();
+  private readonly batcher: Batcher;
+  private readonly timers: TimerQueue;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private rollupTimer: NodeJS.Timeout | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly pendingChecks = new Set<Promise<void>>();
+
+  constructor(private readonly options: CollectorOptions) {
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
+    this.batcher = new Batcher({
+      store: options.store,
+      intervalMs: options.config.collector.flushInterval,
+      metrics: this.metrics,
+      now: this.now,
+      log: this.log,
+      onFlushed: options.onFlushed,
+    });
+  }
+
+  /** Restores state from the store, starts every source; resolves when all have done their first sync or failed. */
+  async start(): Promise<void> {
+    const { config, store } = this.options;
+    this.batcher.start();
+    const bucket = bucketOf(this.now());
+    for (const row of await store.loadRollups(bucket)) {
+      this.rollups.set(`${row.lockId}|${bucket}`, RollupAccumulator.fromRow(row));
+    }
+    await Promise.all(
+      config.sources.map(async (sourceConfig) => {
+        const source = this.options.createSource(sourceConfig);
+        this.sources.set(source.name, source);
+        this.sourceKinds.set(source.name, sourceConfig.kind);
+        const saved = await store.loadSourceState(source.name);
+        for (const row of await store.loadLiveLocks(source.name)) {
+          if (!row.trackerState) continue;
+          try {
+            const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(row.name));
+            this.locks.set(tracker.lockId, { tracker, source: source.name, name: row.name, observedAt: this.now() });
+            this.scheduleTimers(tracker.lockId);
+          } catch (error) {
+            this.log(`collector: ignoring unreadable saved state for lock ${JSON.stringify(row.name)}: ${(error as Error).message}`);
+          }
+        }
+        this.metrics.sourceUp.set({ source: source.name }, 0);
+        try {
+          await source.watch({ sink: this.sinkFor(source.name), resumeRevision: saved?.resumeRevision ?? null });
+        } catch (error) {
+          // A source that cannot start yet keeps retrying inside; the agent stays up.
+          this.log(`collector: source ${source.name} is not watching yet: ${(error as Error).message}`);
+        }
+      }),
+    );
+    this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_FLUSH_MS);
+    this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
+    this.rollupTimer.unref();
+    this.retentionTimer.unref();
+    this.updateHeldGauges();
+  }
+
+  /** Stops sources and timers, flushes everything buffered; bounded by deadlineMs. */
+  async stop(deadlineMs = 4_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const deadline = this.now() + deadlineMs;
+    this.timers.stop();
+    if (this.rollupTimer) clearInterval(this.rollupTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await withDeadline(Promise.allSettled([...this.sources.values()].map((s) => s.stop())), Math.max(100, (deadline - this.now()) / 2));
+    await withDeadline(Promise.allSettled([...this.pendingChecks]), 200);
+    this.flushRollups(true);
+    this.enqueueLockRows([...this.locks.keys()]);
+    await this.batcher.stop(Math.max(100, deadline - this.now()));
+  }
+
+  health() {
+    const sources = [...this.sources.values()].map((s) => {
+      const h = s.health();
+      return { name: h.name, connected: h.connected, lastError: h.lastError };
+    });
+    const store = this.batcher.health();
+    return { ok: store.ok && sources.every((s) => s.connected), sources, store };
+  }
+
+  /** For tests and the benchmark. */
+  trackedLock(lockId: string): LockTracker | undefined {
+    return this.locks.get(lockId)?.tracker;
+  }
+
+  flushNow(): Promise<void> {
+    this.flushRollups(false);
+    return this.batcher.flushNow();
+  }
+
+  private trackerOptions(_name: string) {
+    return { nearExpiryRatio: this.options.config.alerts.nearExpiryRatio };
+  }
+
+  private sinkFor(sourceName: string): ObservationSink {
+    return {
+      observe: (obs) => this.onObservation(obs),
+      resynced: (source, liveKeysHex, at) => this.onResynced(source, liveKeysHex, at),
+      progress: (source, revision) => this.batcher.setResumeRevision(source, revision),
+      health: (h) => this.onHealth(sourceName, h),
+    };
+  }
+
+  private onObservation(obs: LockObservation): void {
+    if (this.stopping) return;
+    try {
+      let entry = this.locks.get(trackerKey(obs));
+      if (!entry) {
+        const name = displayKey(obs.key);
+        const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(name));
+        entry = { tracker, source: obs.source, name, observedAt: obs.at };
+        this.locks.set(tracker.lockId, entry);
+        this.updateHeldGauges();
+      }
+      entry.observedAt = obs.at;
+      this.handle(entry, entry.tracker.apply(obs));
+    } catch (error) {
+      // One malformed observation must never take the agent down.
+      this.log(`collector: dropped an observation for ${JSON.stringify(displayKey(obs.key))} on ${obs.source}: ${(error as Error).stack ?? error}`);
+    }
+  }
+
+  private onResynced(source: string, liveKeysHex: Set<string>, at: number): void {
+    for (const entry of this.locks.values()) {
+      if (entry.source !== source) continue;
+      if (entry.tracker.hold && !liveKeysHex.has(entry.tracker.keyHex)) {
+        this.handle(entry, entry.tracker.end(at, 'unknown'));
+      }
+    }
+  }
+
+  private onHealth(sourceName: string, health: SourceHealth): void {
+    this.metrics.sourceUp.set({ source: sourceName }, health.connected ? 1 : 0);
+    let lockCount = 0;
+    for (const entry of this.locks.values()) if (entry.source === sourceName) lockCount++;
+    this.batcher.setSource({
+      name: sourceName,
+      kind: health.kind,
+      connected: health.connected,
+      lastError: health.lastError,
+      lastEventAt: health.lastEventAt,
+      lastSeenAt: health.lastSeenAt,
+      lockCount,
+    });
+  }
+
+  private handle(entry: TrackedLock, result: ApplyResult): void {
+    if (!result.changed) return;
+    const { tracker } = entry;
+    const lockId = tracker.lockId;
+    const labels = { source: entry.source, lock: entry.name };
+    const at = result.events[0]?.at ?? this.now();
+    const rollup = this.rollupFor(lockId, entry.source, at);
+    for (const event of result.events) {
+      this.batcher.addEvent(lockId, entry.source, event);
+      if (event.type === 'acquired') {
+        this.metrics.acquisitions.inc(labels);
+        rollup.recordAcquisition(result.acquired?.waitMs ?? null);
+      } else if (event.type === 'near_expiry') {
+        this.metrics.nearExpiry.inc(labels);
+        rollup.recordNearExpiry();
+      } else if (event.type === 'expired') {
+        this.metrics.expirations.inc(labels);
+      }
+    }
+    if (result.completed) {
+      this.batcher.addHold(lockId, result.completed);
+      rollup.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
+    }
+    const waiters = tracker.waiters;
+    if (waiters) {
+      rollup.sampleWaiters(waiters.length);
+      this.metrics.waiters.set(labels, waiters.length);
+    }
+    this.dirtyRollups.add(`${lockId}|${rollup.bucket}`);
+    this.enqueueLockRows([lockId]);
+    this.scheduleTimers(lockId);
+    this.updateHeldGauges();
+  }
+
+  private rollupFor(lockId: string, source: string, at: number): RollupAccumulator {
+    const bucket = bucketOf(at);
+    const key = `${lockId}|${bucket}`;
+    let acc = this.rollups.get(key);
+    if (!acc) {
+      acc = new RollupAccumulator({ lockId, bucket, source });
+      this.rollups.set(key, acc);
+    }
+    return acc;
+  }
+
+  private flushRollups(all: boolean): void {
+    const currentBucket = bucketOf(this.now());
+    for (const key of this.dirtyRollups) {
+      const acc = this.rollups.get(key);
+      if (acc) {
+        const row = acc.toRow();
+        this.batcher.addRollup({ ...row, bucket: Number(row.bucket) });
+      }
+    }
+    this.dirtyRollups.clear();
+    // Closed buckets stay in memory only until written once.
+    for (const [key, acc] of this.rollups) {
+      if (all || acc.bucket < currentBucket) this.rollups.delete(key);
+    }
+  }
+
+  private enqueueLockRows(lockIds: string[]): void {
+    for (const lockId of lockIds) {
+      const entry = this.locks.get(lockId);
+      if (entry) this.batcher.setLock(lockId, () => lockRow(entry, this.now()), entry.observedAt);
+    }
+  }
+
+  private scheduleTimers(lockId: string): void {
+    const entry = this.locks.get(lockId);
+    if (!entry) return;
+    const near = entry.tracker.nextNearExpiryAt();
+    const expires = entry.tracker.expiresAt();
+    if (near !== null) this.timers.schedule(`${lockId}|near`, near);
+    else this.timers.cancel(`${lockId}|near`);
+    // A little after the predicted expiry, so a backend that expires on time has done so.
+    if (expires !== null) this.timers.schedule(`${lockId}|exp`, expires + 50);
+    else this.timers.cancel(`${lockId}|exp`);
+  }
+
+  private onTimer(key: string, dueAt: number): void {
+    const [lockId, kind] = key.split('|') as [string, 'near' | 'exp'];
+    const entry = this.locks.get(lockId);
+    if (!entry || this.stopping) return;
+    const source = this.sources.get(entry.source);
+    const hold = entry.tracker.hold;
+    if (!hold) return;
+    // etcd keepalives are invisible: ask the lease. Redis renewals arrive as
+    // `expire` events, so near-expiry needs no round trip; expiry does (lazy expiry).
+    const needsCheck = kind === 'exp' || this.sourceKinds.get(entry.source) === 'etcd';
+    if (!needsCheck || !source) {
+      this.handle(entry, entry.tracker.checkpoint(Math.max(this.now(), dueAt)));
+      return;
+    }
+    const check = source
+      .checkLease(Buffer.from(entry.tracker.keyHex, 'hex'), hold.holdId)
+      .then(
+        (result) => {
+          if (this.stopping) return;
+          this.handle(entry, entry.tracker.checkpoint(this.now(), result));
+        },
+        (error: Error) => {
+          // Backend unreachable: judge by time alone, and look again shortly.
+          this.log(`collector: lease check for ${JSON.stringify(entry.name)} on ${entry.source} failed: ${error.message}`);
+          if (this.stopping) return;
+          this.handle(entry, entry.tracker.checkpoint(this.now()));
+          if (kind === 'exp' && entry.tracker.hold) this.timers.schedule(key, this.now() + 1_000);
+        },
+      )
+      .finally(() => this.pendingChecks.delete(check));
+    this.pendingChecks.add(check);
+  }
+
+  private updateHeldGauges(): void {
+    const held = new Map<string, number>();
+    for (const name of this.sources.keys()) held.set(name, 0);
+    for (const entry of this.locks.values()) {
+      if (entry.tracker.hold) held.set(entry.source, (held.get(entry.source) ?? 0) + 1);
+    }
+    for (const [source, n] of held) this.metrics.locksHeld.set({ source }, n);
+  }
+
+  private async purge(): Promise<void> {
+    try {
+      await this.options.store.purgeBefore(this.now() - this.options.config.collector.retention);
+    } catch (error) {
+      this.log(`collector: retention purge failed (will retry): ${(error as Error).message}`);
+    }
+  }
+}
+
+function trackerKey(obs: LockObservation): string {
+  return lockId(obs.source, obs.key);
+}
+
+function lockRow(entry: TrackedLock, now: number) {
+  const state = entry.tracker.state();
+  const hold = state.hold;
+  return {
+    id: entry.tracker.lockId,
+    source: state.source,
+    name: state.name,
+    rawKey: state.keyHex,
+    dialect: state.dialect,
+    held: hold !== null,
+    holder: hold?.holder ?? null,
+    token: hold?.token ?? null,
+    acquiredAt: hold?.acquiredAt ?? null,
+    lastRenewedAt: hold?.lastRenewedAt ?? null,
+    ttlMs: hold?.ttlMs ?? null,
+    expiresAt: entry.tracker.expiresAt(),
+    nearExpiryAt: hold?.nearExpiryAt ?? null,
+    waiters: state.waiters?.length ?? 0,
+    waiterQueue: state.waiters ? JSON.stringify(state.waiters) : null,
+    holdId: hold?.holdId ?? null,
+    trackerState: JSON.stringify(state),
+    firstSeenAt: state.firstSeenAt,
+    lastChangeAt: Math.min(state.lastChangeAt, now),
+    acquisitions: state.acquisitions,
+    expirations: state.expirations,
+  };
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

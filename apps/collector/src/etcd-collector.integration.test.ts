@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChild, startEtcd, waitFor, type Child, type EtcdServer } from '@lockscope/testing';
+import { startCollectorStack, type CollectorStack } from './test-stack.js';
+
+const repoRoot = new URL('../../..', import.meta.url).pathname;
+
+/** A real npm etcd3 Lock holder in its own process (so it can be frozen with SIGSTOP). */
+function holdEtcd3Lock(endpoints: string[], key: string, ttlSeconds: number): Child {
+  const script = `
+    import { Etcd3 } from 'etcd3';
+    const client = new Etcd3({ hosts: ${JSON.stringify(endpoints)} });
+    const lock = client.lock(${JSON.stringify(key)}).ttl(${ttlSeconds});
+    await lock.acquire();
+    console.log('acquired ' + (await lock.leaseId()));
+    process.on('SIGTERM', async () => { await lock.release(); client.close(); process.exit(0); });
+    setInterval(() => {}, 1000);
+  `;
+  return startChild(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot });
+}
+
+describe('collector over a real etcd', () => {
+  let etcd: EtcdServer;
+  let stack: CollectorStack;
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    stack = await startCollectorStack({ etcd: { endpoints: etcd.endpoints } });
+  });
+
+  afterAll(async () => {
+    await stack?.dispose();
+    await etcd?.stop();
+  });
+
+  const lockRow = (name: string) => stack.lock('etcd-test', name);
+  const lockHolds = (name: string) => stack.holds('etcd-test', name);
+  const lockEvents = (name: string) => stack.events('etcd-test', name);
+
+  it('three etcdctl lock contenders: one holder at a time, two waiters, increasing tokens, acquisition latency per waiter', async () => {
+    const contenders = [0, 1, 2].map(() => etcd.spawnEtcdctl(['lock', '/locks/job', 'sleep', '1']));
+    try {
+      // While the first holds, the store shows one holder and two waiters.
+      const live = await waitFor(
+        async () => {
+          const row = await lockRow('/locks/job');
+          return row && row.held && row.waiters === 2 ? row : undefined;
+        },
+        { timeoutMs: 15_000, message: 'one holder and two waiters in the store' },
+      );
+      expect(live.dialect).toBe('etcd-mutex');
+      expect(live.token).toMatch(/^\d+$/);
+      expect(JSON.parse(live.waiterQueue!)).toHaveLength(2);
+      await Promise.all(contenders.map((c) => c.exited));
+      const holds = await waitFor(
+        async () => {
+          const h = await lockHolds('/locks/job');
+          return h && h.length === 3 ? h : undefined;
+        },
+        { timeoutMs: 15_000, message: 'three completed holds' },
+      );
+      const tokens = holds.map((h) => BigInt(h.token!));
+      expect(tokens[0]! < tokens[1]! && tokens[1]! < tokens[2]!).toBe(true);
+      for (let i = 1; i < holds.length; i++) {
+        // one holder at a time: each hold starts after the previous ended
+        expect(Number(holds[i]!.acquiredAt)).toBeGreaterThanOrEqual(Number(holds[i - 1]!.endedAt));
+      }
+      expect(holds.every((h) => h.endReason === 'released')).toBe(true);
+      // The first acquired at once; the others waited while earlier holders slept 1 s each.
+      expect(holds[0]!.waitMs).toBe(0);
+      expect(holds[1]!.waitMs).toBeGreaterThan(300);
+      expect(holds[2]!.waitMs).toBeGreaterThan(holds[1]!.waitMs!);
+      const events = await lockEvents('/locks/job');
+      expect(events.filter((e) => e.type === 'acquired').map((e) => e.valueMs)).toEqual(holds.map((h) => h.waitMs));
+      // Each wait is exactly the time from the contender's key appearing to it holding.
+      const added = events.filter((e) => e.type === 'waiter_added');
+      expect(added).toHaveLength(2);
+      for (const hold of holds.slice(1)) {
+        const appeared = added.find((e) => e.token === hold.token);
+        expect(appeared, `waiter_added for token ${hold.token}`).toBeDefined();
+        expect(hold.waitMs).toBe(Number(hold.acquiredAt) - Number(appeared!.at));
+      }
+    } finally {
+      await Promise.all(contenders.map((c) => c.stop()));
+    }
+  });
+
+  it('an etcd3 Lock kept alive over several TTLs never fires near-expiry; frozen, it fires before the lease expires, then ends as expired', async () => {
+    const holder = holdEtcd3Lock(etcd.endpoints, '/locks/cron', 3);
+    try {
+      await waitFor(() => holder.output().includes('acquired'), { timeoutMs: 10_000, message: 'the etcd3 lock to be acquired' });
+      const acquiredRow = await waitFor(async () => {
+        const row = await lockRow('/locks/cron');
+        return row?.held ? row : undefined;
+      }, { message: 'the held lock in the store' });
+      expect(acquiredRow.dialect).toBe('etcd-lease-key');
+      expect(acquiredRow.ttlMs).toBe(3000);
+      // Three TTLs of real keepalives.
+      await new Promise((r) => setTimeout(r, 9_000));
+      expect((await lockEvents('/locks/cron')).filter((e) => e.type === 'near_expiry')).toEqual([]);
+      expect((await lockRow('/locks/cron'))!.held).toBe(true);
+
+      // Freeze the holder like a long GC pause: keepalives stop.
+      const frozenAt = Date.now();
+      holder.kill('SIGSTOP');
+      const near = await waitFor(async () => (await lockEvents('/locks/cron')).find((e) => e.type === 'near_expiry'), {
+        timeoutMs: 10_000,
+        message: 'a near_expiry event',
+      });
+      const hold = await waitFor(async () => (await lockHolds('/locks/cron')).at(0), { timeoutMs: 10_000, message: 'the hold to end' });
+      expect(hold.endReason).toBe('expired');
+      expect(hold.nearExpiry).toBe(true);
+      expect(Number(near.at)).toBeLessThan(Number(hold.endedAt));
+      expect(Number(near.at)).toBeGreaterThanOrEqual(frozenAt);
+    } finally {
+      holder.kill('SIGKILL');
+      await holder.exited;
+    }
+  });
+});
