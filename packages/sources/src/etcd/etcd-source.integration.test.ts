@@ -1,6 +1,7 @@
 import { displayKey, isLockscopeError, type EtcdSourceConfig, type LockObservation } from '@lockscope/core';
 import { freePort, startEtcd, waitFor, type Child, type EtcdServer } from '@lockscope/testing';
 import { Etcd3 } from 'etcd3';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ObservationSink, SourceHealth } from '../source.js';
@@ -114,6 +115,9 @@ describe('etcd source against a real etcd', () => {
       expect(rec.latest('/locks/job')!.waiters).toEqual([]);
 
       const job = rec.of('/locks/job');
+      // The lease is looked up when a hold starts, so its first observation knows the remaining TTL.
+      expect(job[0]!.hold!.remainingMs).toBeGreaterThan(0);
+      expect(job[0]!.hold!.remainingMs).toBeLessThanOrEqual(10_000);
       expect(job.every((o) => o.seq > 0n && o.revision === o.seq.toString())).toBe(true);
       expect(job.map((o) => o.seq)).toEqual([...job.map((o) => o.seq)].sort((a, b) => (a < b ? -1 : 1)));
       const holds = holdsInOrder(job);
@@ -465,6 +469,39 @@ describe('etcd source against a real etcd', () => {
     } finally {
       await source.stop();
       await link.close();
+      await etcd.stop();
+    }
+  });
+
+  it('stop() after watching, listing and checking leases leaves no connection or timer behind', async () => {
+    const etcd = await startEtcd();
+    const port = Number(new URL(etcd.endpoints[0]!).port);
+    // Client-side ends of established TCP connections to etcd, from the kernel's table.
+    const connectionsToEtcd = () =>
+      readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
+        .filter((cols) => cols[3] === '01' && Number.parseInt(cols[2]?.split(':')[1] ?? '', 16) === port).length;
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    try {
+      const timersBefore = timers();
+      // etcd's own HTTP gateway keeps connections to its client port.
+      const baseline = connectionsToEtcd();
+      const source = createEtcdSource(sourceConfig(etcd));
+      // Construction alone connects nothing.
+      expect(connectionsToEtcd()).toBe(baseline);
+      const rec = recordingSink();
+      await source.watch({ sink: rec.sink });
+      await etcd.etcdctl(['put', '/locks/s', 'x']);
+      const lock = await waitFor(() => rec.latest('/locks/s')?.hold ?? undefined, { message: 'the lock' });
+      await source.list();
+      await source.checkLease(new Uint8Array(Buffer.from('/locks/s')), lock.holdId);
+      expect(connectionsToEtcd()).toBeGreaterThan(baseline);
+      await source.stop();
+      await waitFor(() => connectionsToEtcd() <= baseline, { timeoutMs: 5_000, message: 'the gRPC connection to close' });
+      expect(timers()).toBeLessThanOrEqual(timersBefore);
+    } finally {
       await etcd.stop();
     }
   });

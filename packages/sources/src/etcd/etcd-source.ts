@@ -55,6 +55,8 @@ const RECONNECT_MAX_MS = 30_000;
 const STOP_DEADLINE_MS = 2_000;
 /** A lease gone this long before it could have lapsed was revoked, not expired. */
 const EXPIRY_SLACK_MS = 1_000;
+/** How long after a lease lookup its remaining TTL is still reported in observations. */
+const FRESH_FACTS_MS = 1_000;
 /** How often an idle watch asks etcd for a progress answer, proving the stream alive (lastSeenAt). */
 const HEARTBEAT_MS = 10_000;
 /** A stream with no answer at all for this long is treated as dead and reopened. */
@@ -80,6 +82,8 @@ interface HoldMeta {
   holdId: string;
   lease: bigint;
   facts: LeaseFacts;
+  /** Wall ms of the lookup behind `facts`: a remaining TTL is only reported while it is fresh. */
+  factsAt: number;
   /** The lease cannot lapse before this wall ms (last lookup + remaining TTL). */
   earliestExpiryAt: number | null;
 }
@@ -156,7 +160,8 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
   const client = (): EtcdClient => {
     etcd ??= createEtcdClient(config, {
       ...(options.maxReceiveBytes ? { maxReceiveBytes: options.maxReceiveBytes } : {}),
-      onError: (error) => setHealth({ lastError: error.message, ...(error.code === 'SOURCE_UNREACHABLE' ? { connected: false } : {}) }),
+      // Whether the source is connected is the watch stream's to say; a failed call only sets the error.
+      onError: (error) => setHealth({ lastError: error.message }),
     });
     return etcd;
   };
@@ -169,6 +174,9 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
 
   const seen = (): void => {
     health.lastSeenAt = now();
+    // An answer clears a past call's error, unless the watch itself is still down.
+    const watchDown = session !== null && !session.stopped && !health.connected;
+    if (health.lastError !== null && !watchDown) setHealth({ lastError: null });
   };
 
   const inPrefixes = (key: Buffer): boolean => prefixes.some((p) => key.subarray(0, p.length).equals(p));
@@ -294,8 +302,10 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     const { id, group: fresh } = groupIdOf(entry);
     let group = s.groups.get(id);
     if (!group) s.groups.set(id, (group = fresh));
+    const last = group.entries.at(-1);
     group.entries.push(entry);
-    group.entries.sort(byCreateRevision);
+    // New contenders almost always come last; sort only when one does not.
+    if (last && byCreateRevision(last, entry) > 0) group.entries.sort(byCreateRevision);
     s.keyIndex.set(entry.keyHex, id);
     return id;
   }
@@ -320,7 +330,9 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
   function observation(s: Session, id: string, group: LockGroup, seq: bigint, at: number, extra: Partial<LockObservation>): LockObservation {
     const meta = s.holdMeta.get(id);
     const owner = group.entries[0];
-    const facts = owner && meta && meta.holdId === holdIdOf(group, owner) ? meta.facts : undefined;
+    const current = owner && meta && meta.holdId === holdIdOf(group, owner) ? meta : undefined;
+    // Renewals are invisible, so an old remaining TTL says nothing about now.
+    const facts = current && { ttlMs: current.facts.ttlMs, remainingMs: at - current.factsAt <= FRESH_FACTS_MS ? current.facts.remainingMs : null };
     return {
       source: config.name,
       key: new Uint8Array(group.lockKey),
@@ -344,6 +356,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
       holdId: holdIdOf(group, owner),
       lease: owner.lease,
       facts: { ttlMs: lookup?.grantedMs ?? null, remainingMs: lookup ? (lookup.gone ? 0 : lookup.remainingMs) : null },
+      factsAt: lookup?.at ?? now(),
       earliestExpiryAt: lookup && !lookup.gone && lookup.remainingMs !== null ? lookup.at + lookup.remainingMs : null,
     });
   }
@@ -711,8 +724,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
         throw mapped;
       }
       // A stream that neither answers nor fails must not hang start-up; health shows the state.
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref());
-      await Promise.race([created, timeout]);
+      await withDeadline(created, 10_000);
       s.onCreated = null;
     },
 
@@ -814,6 +826,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
           if (meta.holdId === holdId && !lookup.gone && lookup.remainingMs !== null) {
             meta.earliestExpiryAt = lookup.at + lookup.remainingMs;
             meta.facts = { ttlMs: lookup.grantedMs, remainingMs: lookup.remainingMs };
+            meta.factsAt = lookup.at;
           }
         }
       }
@@ -843,7 +856,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
         s.timer = null;
         closeStream(s);
         s.onCreated?.();
-        await Promise.race([s.queue, new Promise((r) => setTimeout(r, STOP_DEADLINE_MS).unref())]);
+        await withDeadline(s.queue, STOP_DEADLINE_MS);
       }
       etcd?.close();
       etcd = null;
@@ -871,6 +884,16 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
       if (isCompactedError(error)) return true;
       throw error;
     }
+  }
+}
+
+/** Waits for `promise` at most `ms`, leaving no timer behind either way. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
