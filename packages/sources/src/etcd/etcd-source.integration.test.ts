@@ -473,6 +473,43 @@ describe('etcd source against a real etcd', () => {
     }
   });
 
+  it('when the history it needs was compacted during a link cut, the reopened watch is refused: it re-reads, resyncs, and watches on', async () => {
+    const etcd = await startEtcd();
+    const link = await cuttableLink(etcd.endpoints[0]!);
+    const source = createEtcdSource(sourceConfig({ endpoints: [link.endpoint] }));
+    const rec = recordingSink();
+    const children: Child[] = [];
+    try {
+      await source.watch({ sink: rec.sink });
+      await etcd.etcdctl(['put', '/locks/gone-while-cut', 'a']);
+      await waitFor(() => rec.latest('/locks/gone-while-cut'), { message: 'the first lock' });
+      expect(rec.resynced).toHaveLength(1);
+
+      link.cut();
+      await waitFor(() => !source.health().connected, { message: 'the cut to be noticed' });
+      await etcd.etcdctl(['del', '/locks/gone-while-cut']);
+      children.push(etcd.spawnEtcdctl(['lock', '/locks/made-while-cut']));
+      await waitFor(() => children[0]!.output().includes('/locks/made-while-cut/'), { message: 'a hold made during the cut' });
+      const head = JSON.parse(await etcd.etcdctl(['get', '/', '-w', 'json'])).header.revision as number;
+      await etcd.etcdctl(['compact', String(head)]);
+      link.restore();
+
+      await waitFor(() => rec.resynced.length === 2, { timeoutMs: 30_000, message: 'the resync after compaction' });
+      expect([...rec.resynced[1]!].map((hex) => Buffer.from(hex, 'hex').toString())).toEqual(['/locks/made-while-cut']);
+      expect(rec.latest('/locks/made-while-cut')).toMatchObject({ replayed: true, dialect: 'etcd-mutex' });
+      await waitFor(() => source.health().connected, { message: 'connected again' });
+      // Watching on from the re-read: a live release arrives.
+      await children[0]!.stop();
+      await waitFor(() => rec.latest('/locks/made-while-cut')?.hold === null, { message: 'the live release' });
+      expect(rec.latest('/locks/made-while-cut')!.endCause).toBe('released');
+    } finally {
+      await killAll(children);
+      await source.stop();
+      await link.close();
+      await etcd.stop();
+    }
+  });
+
   it('stop() after watching, listing and checking leases leaves no connection or timer behind', async () => {
     const etcd = await startEtcd();
     const port = Number(new URL(etcd.endpoints[0]!).port);
