@@ -82,7 +82,17 @@ export async function readLockHistory(store: Store, { name, source, limit }: { n
     };
   } catch (error) {
     if (isLockscopeErrorLike(error)) throw error;
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new LockscopeError('STORE_UNAVAILABLE', `The store could not be read (${reason}); check store.url and that the collector has migrated it.`, { cause: error });
+    throw storeReadError(error);
   }
+}
+
+/** Prisma messages start with a blank line and the call site; the last line says what went wrong. */
+export function storeReadError(error: unknown): LockscopeError {
+  const text = error instanceof Error ? error.message : String(error);
+  const reason = text.split('\n').map((l) => l.trim()).filter((l) => l !== '').pop() ?? 'unknown error';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'P2021' || /does not exist|no such table/i.test(reason)) {
+    return new LockscopeError('STORE_UNAVAILABLE', 'The store has no Lockscope tables yet; run `npm run db:migrate` (or start the collector) against store.url.', { cause: error });
+  }
+  return new LockscopeError('STORE_UNAVAILABLE', `The store could not be read (${reason.replace(/\.$/, '')}); check store.url in the config.`, { cause: error });
 }

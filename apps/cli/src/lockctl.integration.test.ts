@@ -208,7 +208,7 @@ sources:
       await redis.cli(['SET', 'lock:spool:a', 'tok-s', 'NX', 'PX', '60000']);
       const run = await runLockctl(['release', 'lock:spool:a', '--config', deadStore, '--source', 'redis-main', '--reason', 'store down', '--yes']);
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stderr).toMatch(/audit record was saved to/);
+      expect(run.stderr).toMatch(/so it was saved to/);
       expect((await redis.cli(['EXISTS', 'lock:spool:a'])).trim()).toBe('0');
       const spool = join(spoolDir, '.lockscope', 'audit-spool.jsonl');
       expect(JSON.parse(readFileSync(spool, 'utf8').trim())).toMatchObject({ lockName: 'lock:spool:a', holder: 'tok-s', result: 'released', reason: 'store down' });
@@ -306,7 +306,7 @@ describe('lockctl show and history', () => {
     const path = writeConfig(join(dir, 'nostore.yaml'), readFileSync(config, 'utf8').replace(/store: .*\n/, `store: { url: "postgresql://u:p@127.0.0.1:${await freePort()}/x" }\n`));
     const noStore = await runLockctl(['show', '/locks/show/job', '--config', path]);
     expect(noStore.code).toBe(0);
-    expect(noStore.stdout).toMatch(/Last holds: not available, the store could not be reached/);
+    expect(noStore.stdout).toMatch(/Last holds: not available; the store could not be used: .*(did not answer|could not|connect|refused)/i);
 
     const missing = await runLockctl(['show', '/locks/show/nothing', '--config', config]);
     expect(missing.code).toBe(3);

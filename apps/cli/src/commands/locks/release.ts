@@ -147,7 +147,7 @@ ${EXIT_CODES_HELP}`;
       detail: JSON.stringify({ holdId: lock.hold?.holdId ?? null, dialect: lock.dialect, ...detail }),
     });
     if (delivery.to === 'spool') {
-      process.stderr.write(`The store could not be reached (${safeMessage(delivery.storeError)}); the audit record was saved to ${q(delivery.path)} and will be shipped by the next lockctl run that reaches the store.\n`);
+      process.stderr.write(`The store could not take the audit record (${safeMessage(delivery.storeError)}), so it was saved to ${q(delivery.path)} and will be shipped by the next lockctl run that reaches the store.\n`);
     }
     return delivery;
   }

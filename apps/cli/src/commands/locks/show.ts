@@ -133,7 +133,7 @@ ${EXIT_CODES_HELP}`;
     }
     for (const u of result.unreachable) out.push(`Warning: source ${q(u.source)} could not be asked: ${safeMessage(u.message)}`);
     if (!result.history.available) {
-      out.push(`Last holds: not available, the store could not be reached (${safeMessage(result.history.reason)}).`);
+      out.push(`Last holds: not available; the store could not be used: ${safeMessage(result.history.reason)}`);
     } else if (result.history.holds.length === 0) {
       out.push('Last holds: none recorded in the store.');
     } else {
