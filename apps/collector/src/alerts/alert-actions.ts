@@ -1,8 +1,9 @@
-// Alert reads and on-call actions over the store. Only Store and core imports,
+// Alert reads and on-call actions over the store. Writes take the store's turn
+// (store.serialized) so they are safe inside the collector on SQLite too. Only Store and core imports,
 // so the file can move verbatim to packages/store/src/alerts-repo.ts, where the
 // dashboard API and `lockctl alerts` can import it (apps never import apps).
 import { ALERT_RULES, isAlertRule, LockscopeError, type AlertRule } from '@lockscope/core';
-import type { Alert, Store } from '@lockscope/store';
+import type { Alert, Store, StoreClient } from '@lockscope/store';
 
 /** An alert as JSON-safe plain data (epoch-ms numbers, id as a decimal string). */
 export interface AlertView {
@@ -86,10 +87,12 @@ export async function ackAlert(store: Store, input: AckAlertInput): Promise<Aler
   if (by.length === 0 || by.length > 200) throw new LockscopeError('BAD_REQUEST', 'Say who acknowledges the alert (1 to 200 characters).');
   const at = input.at ?? Date.now();
   const silencedUntil = input.silenceForMs === undefined ? undefined : BigInt(at + checkSilence(input.silenceForMs));
-  await findAlert(store, id);
-  const row = await store.prisma.alert.update({
-    where: { id },
-    data: { ackedAt: BigInt(at), ackedBy: by, ...(silencedUntil !== undefined ? { silencedUntil } : {}) },
+  const row = await store.serialized(async (prisma) => {
+    await findAlert(prisma, id);
+    return prisma.alert.update({
+      where: { id },
+      data: { ackedAt: BigInt(at), ackedBy: by, ...(silencedUntil !== undefined ? { silencedUntil } : {}) },
+    });
   });
   return alertView(row);
 }
@@ -109,8 +112,11 @@ export async function silenceAlert(store: Store, input: SilenceAlertInput): Prom
   const id = parseAlertId(input.id);
   const at = input.at ?? Date.now();
   const until = BigInt(at + checkSilence(input.forMs));
-  await findAlert(store, id);
-  return alertView(await store.prisma.alert.update({ where: { id }, data: { silencedUntil: until } }));
+  const row = await store.serialized(async (prisma) => {
+    await findAlert(prisma, id);
+    return prisma.alert.update({ where: { id }, data: { silencedUntil: until } });
+  });
+  return alertView(row);
 }
 
 /** Every delivery attempt of an alert, oldest first. */
@@ -141,8 +147,8 @@ export function parseAlertId(id: string | number | bigint): bigint {
   return BigInt(text);
 }
 
-async function findAlert(store: Store, id: bigint): Promise<Alert> {
-  const row = await store.prisma.alert.findUnique({ where: { id } });
+async function findAlert(prisma: StoreClient, id: bigint): Promise<Alert> {
+  const row = await prisma.alert.findUnique({ where: { id } });
   if (!row) throw new LockscopeError('NOT_FOUND', `There is no alert ${id}; \`lockctl alerts\` lists them.`);
   return row;
 }

@@ -398,7 +398,7 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
           m.onEvent(lockA, ev('acquired', t0));
           m.onEvent(lockA, ev('near_expiry', t0 + 1_700, { valueMs: 1_700 }));
           await m.whenWritten();
-          await waitFor(() => receiver.requests.length === 1);
+          await waitFor(() => receiver.requests.length === 1 && m.delivery.pending === 0, { message: 'first page delivered' });
           const [open] = await listAlerts(store, { state: 'firing', rule: 'near_expiry' });
           expect(open).toMatchObject({ rule: 'near_expiry', lockName: 'lock:orders', ackedAt: null, state: 'firing' });
 
