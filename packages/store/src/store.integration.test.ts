@@ -353,6 +353,26 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     });
   });
 
+  it('two store handles upserting overlapping locks in opposite orders both succeed (no deadlock, no SQLITE_BUSY)', async () => {
+    await withStore(provider, async (store, target) => {
+      const other = await openStore({ url: target.url });
+      try {
+        const ids = Array.from({ length: 2_000 }, (_, i) => i);
+        const rows = (round: number, order: number[]) => order.map((i) => lockRow({ id: `l${i}`, rawKey: i.toString(16).padStart(6, '0'), name: `/locks/${i}`, acquisitions: round }));
+        const rounds = Array.from({ length: 6 }, (_, round) =>
+          Promise.all([store.writeBatch({ locks: rows(round, ids) }), other.writeBatch({ locks: rows(round, [...ids].reverse()) })]),
+        );
+        await Promise.all(rounds);
+        expect(await store.prisma.lock.count()).toBe(2_000);
+      } finally {
+        await other.close();
+      }
+      // Closing one handle (on SQLite they share the process's connection) leaves the other usable.
+      await store.writeBatch({ sources: [{ name: 'after-close', kind: 'etcd', updatedAt: T0 }] });
+      expect(await store.loadSourceState('after-close')).not.toBeNull();
+    });
+  });
+
   it('bad values are refused before anything is written', async () => {
     await withStore(provider, async (store) => {
       const error = await caught(store.writeBatch({ events: [eventRow(), eventRow({ at: Number.NaN })] }));

@@ -95,6 +95,79 @@ async function createClient(parsed: ParsedStoreUrl, options: OpenStoreOptions): 
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const parsed = parseStoreUrl(options.url, options.cwd);
+  let connection: Connection;
+  let release: () => Promise<void>;
+  if (parsed.provider === 'sqlite') {
+    // One connection per database file per process. better-sqlite3 is
+    // synchronous: with two connections in one process, a writer waiting on
+    // the busy timeout blocks the thread the lock holder needs to finish, and
+    // both fail with SQLITE_BUSY. Sharing also shares the turn order below.
+    let entry = sqliteConnections.get(parsed.path);
+    if (!entry) {
+      const created: SharedConnection = { pending: connect(parsed, options), refs: 0 };
+      sqliteConnections.set(parsed.path, created);
+      created.pending.catch(() => sqliteConnections.delete(parsed.path));
+      entry = created;
+    }
+    const shared = entry;
+    shared.refs += 1;
+    try {
+      connection = await shared.pending;
+    } catch (error) {
+      shared.refs -= 1;
+      throw error;
+    }
+    release = async () => {
+      shared.refs -= 1;
+      if (shared.refs === 0) {
+        sqliteConnections.delete(parsed.path);
+        await connection.prisma.$disconnect();
+      }
+    };
+  } else {
+    connection = await connect(parsed, options);
+    release = () => connection.prisma.$disconnect();
+  }
+
+  const { prisma, serial } = connection;
+  let closed = false;
+  const store: Store = {
+    prisma,
+    provider: parsed.provider,
+    display: parsed.display,
+    migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
+    writeBatch: (batch) => serial(() => writeBatch(prisma, parsed, batch)),
+    loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),
+    loadLiveLocks: (source) => serial(() => loadLiveLocks(prisma, parsed, source)),
+    loadRollups: (bucket) => serial(() => loadRollups(prisma, parsed, bucket)),
+    purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, { ...purgeOptions, serial }),
+    recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
+    listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),
+    serialized: (fn) => serial(() => fn(prisma)),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await release();
+    },
+  };
+  return store;
+}
+
+type Serial = <T>(fn: () => Promise<T>) => Promise<T>;
+
+interface Connection {
+  prisma: StoreClient;
+  serial: Serial;
+}
+
+interface SharedConnection {
+  pending: Promise<Connection>;
+  refs: number;
+}
+
+const sqliteConnections = new Map<string, SharedConnection>();
+
+async function connect(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promise<Connection> {
   let prisma: StoreClient;
   try {
     prisma = await createClient(parsed, options);
@@ -117,42 +190,18 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await prisma.$disconnect().catch(() => {});
     throw storeUnavailable(parsed, error);
   }
-
-  // The SQLite adapter runs every query of a client on one connection, and
+  if (parsed.provider !== 'sqlite') return { prisma, serial: (fn) => fn() };
+  // The SQLite adapter runs every query of a client on its one connection, and
   // only transactions take its mutex: a query issued while writeBatch's
   // transaction is open would run inside it (and be rolled back with it).
   // So the store's own operations take turns on SQLite. PostgreSQL uses a pool.
   let queue: Promise<unknown> = Promise.resolve();
-  const serial =
-    parsed.provider === 'sqlite'
-      ? <T>(fn: () => Promise<T>): Promise<T> => {
-          const run = queue.then(fn, fn);
-          queue = run.catch(() => {});
-          return run;
-        }
-      : <T>(fn: () => Promise<T>): Promise<T> => fn();
-
-  let closed = false;
-  const store: Store = {
-    prisma,
-    provider: parsed.provider,
-    display: parsed.display,
-    migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
-    writeBatch: (batch) => serial(() => writeBatch(prisma, parsed, batch)),
-    loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),
-    loadLiveLocks: (source) => serial(() => loadLiveLocks(prisma, parsed, source)),
-    loadRollups: (bucket) => serial(() => loadRollups(prisma, parsed, bucket)),
-    purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, { ...purgeOptions, serial }),
-    recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
-    listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),
-    serialized: (fn) => serial(() => fn(prisma)),
-    async close() {
-      if (closed) return;
-      closed = true;
-      await prisma.$disconnect();
-    },
+  const serial: Serial = (fn) => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
   };
-  return store;
+  return { prisma, serial };
 }
 
 function isMissingGenerated(error: unknown): boolean {

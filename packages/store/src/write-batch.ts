@@ -196,7 +196,10 @@ export const rollupSpec: TableSpec<RollupRow> = {
 
 function build<R>(spec: TableSpec<R>, rows: R[] | undefined): { sql: Sql[]; count: number } {
   if (!rows || rows.length === 0) return { sql: [], count: 0 };
-  const unique = spec.key ? lastByKey(rows, spec.key) : rows;
+  // Upserts go in key order: two writers touching overlapping rows then lock
+  // them in the same order (PostgreSQL would otherwise risk a deadlock).
+  const key = spec.key;
+  const unique = key ? [...lastByKey(rows, key)].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)) : rows;
   return { sql: statements(spec, unique), count: unique.length };
 }
 
