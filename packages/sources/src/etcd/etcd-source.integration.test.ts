@@ -47,6 +47,8 @@ async function cuttableLink(target: string) {
   const { port: targetPort } = new URL(target);
   const sockets = new Set<Socket>();
   let open = true;
+  // Frozen: bytes are swallowed and nothing is closed, like a dead route without RST.
+  let frozen = false;
   const server = createServer((client) => {
     if (!open) return client.destroy();
     const upstream = connect(Number(targetPort), '127.0.0.1');
@@ -59,7 +61,8 @@ async function cuttableLink(target: string) {
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk) => frozen || upstream.write(chunk));
+    upstream.on('data', (chunk) => frozen || client.write(chunk));
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
@@ -68,7 +71,12 @@ async function cuttableLink(target: string) {
       open = false;
       for (const s of sockets) s.destroy();
     },
+    freeze() {
+      frozen = true;
+    },
     restore() {
+      for (const s of sockets) s.destroy();
+      frozen = false;
       open = true;
     },
     async close() {
@@ -472,6 +480,32 @@ describe('etcd source against a real etcd', () => {
       await etcd.stop();
     }
   });
+
+  it('notices a link that goes silent without closing, and recovers once it works again', async () => {
+    const etcd = await startEtcd();
+    const link = await cuttableLink(etcd.endpoints[0]!);
+    const source = createEtcdSource(sourceConfig({ endpoints: [link.endpoint] }));
+    const rec = recordingSink();
+    try {
+      await source.watch({ sink: rec.sink });
+      link.freeze();
+      const frozenAt = Date.now();
+      await etcd.etcdctl(['lock', '/locks/silent', 'true']);
+      // gRPC keepalive (10 s + 5 s) or the watch's own silence limit must give up on the stream.
+      await waitFor(() => !source.health().connected, { timeoutMs: 45_000, intervalMs: 200, message: 'the silent link to be noticed' });
+      const noticedAfterMs = Date.now() - frozenAt;
+      console.info(`silent link noticed after ${noticedAfterMs} ms`);
+      expect(noticedAfterMs).toBeLessThan(40_000);
+      expect(source.health().lastError).toContain(link.endpoint);
+      link.restore();
+      await waitFor(() => rec.of('/locks/silent').length === 2, { timeoutMs: 45_000, message: 'the hold made while silent' });
+      expect(rec.of('/locks/silent').every((o) => o.replayed === true)).toBe(true);
+    } finally {
+      await source.stop();
+      await link.close();
+      await etcd.stop();
+    }
+  }, 120_000);
 
   it('when the history it needs was compacted during a link cut, the reopened watch is refused: it re-reads, resyncs, and watches on', async () => {
     const etcd = await startEtcd();
