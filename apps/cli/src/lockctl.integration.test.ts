@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { lockId } from '@lockscope/core';
 import { migrate, openStore } from '@lockscope/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsOutputSchema, type lockRowSchema } from './lock-row-schema.js';
@@ -241,6 +242,19 @@ sources:
       rmSync(spoolDir, { recursive: true, force: true });
     }
   });
+
+  it('with --revoke-lease lists every key on the holder\'s lease, then revokes it', async () => {
+    const held = await etcdctlLock('/locks/revoke/job');
+    const leaseHex = held.key.slice('/locks/revoke/job/'.length);
+    // Another key riding on the same session lease goes with it.
+    await etcd.etcdctl(['put', `--lease=${leaseHex}`, '/locks/revoke-side/marker', 'x']);
+    const run = await runLockctl(['release', '/locks/revoke/job', '--config', config, '--source', 'etcd-main', '--reason', 'r', '--yes', '--revoke-lease', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as { leaseKeys: string[] };
+    expect(out.leaseKeys).toEqual(expect.arrayContaining([held.key, '/locks/revoke-side/marker']));
+    expect(run.stderr).toContain('/locks/revoke-side/marker');
+    expect(await keysUnder('/locks/revoke')).toEqual([]);
+  });
 });
 
 describe('unreachable sources and bad config', () => {
@@ -326,5 +340,33 @@ describe('lockctl show and history', () => {
 
     const missing = await runLockctl(['show', '/locks/show/nothing', '--config', config]);
     expect(missing.code).toBe(3);
+  });
+
+  it('shows the last holds recorded by the collector, in show and history', async () => {
+    await redis.cli(['SET', 'lock:hist:a', 'tok-now', 'NX', 'PX', '60000']);
+    const id = lockId('redis-main', Buffer.from('lock:hist:a'));
+    const t0 = Date.now() - 60_000;
+    const store = await openStore({ url: storeUrl });
+    try {
+      await store.writeBatch({
+        locks: [{ id, source: 'redis-main', name: 'lock:hist:a', rawKey: Buffer.from('lock:hist:a').toString('hex'), dialect: 'redis-string', held: true, holder: 'tok-now', acquiredAt: t0 + 30_000, ttlMs: 60_000, firstSeenAt: t0, lastChangeAt: t0 + 30_000 }],
+        holds: [{ lockId: id, holdKey: 'tok-old@1', holder: 'tok-old\u001b[31m', acquiredAt: t0, endedAt: t0 + 20_000, heldMs: 20_000, ttlMs: 30_000, endReason: 'expired' }],
+      });
+    } finally {
+      await store.close();
+    }
+    const show = await runLockctl(['show', 'lock:hist:a', '--config', config]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/Last holds \(newest first, from the store\):[\s\S]*tok-old\\e\[31m[\s\S]*expired/);
+    // The collector saw this hold begin, so show knows how long it has been held.
+    expect(show.stdout).toContain(`held since  ${new Date(t0 + 30_000).toISOString()}`);
+
+    const history = await runLockctl(['history', 'lock:hist:a', '--config', config, '--json']);
+    expect(history.code, history.stderr).toBe(0);
+    expect((JSON.parse(history.stdout) as { holds: unknown[] }).holds).toEqual([
+      expect.objectContaining({ source: 'redis-main', holder: 'tok-old\u001b[31m', heldMs: 20_000, endReason: 'expired' }),
+    ]);
+    const unknown = await runLockctl(['history', 'lock:never-seen', '--config', config]);
+    expect(unknown.code).toBe(3);
   });
 });
