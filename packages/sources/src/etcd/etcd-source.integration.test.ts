@@ -226,8 +226,10 @@ describe('etcd source against a real etcd', () => {
       expect(samples.every((v) => v > 0 && v <= 4_000)).toBe(true);
       expect(rec.of('/locks/etcd3-lock').filter((o) => o.hold).length).toBe(1);
 
+      // etcd3's release revokes the lease: gone, but long before it could have lapsed, so "released".
       await lock.release();
       await waitFor(() => rec.latest('/locks/etcd3-lock')?.hold === null, { message: 'the release' });
+      expect(rec.latest('/locks/etcd3-lock')!.endCause).toBe('released');
       expect(await source.checkLease(new Uint8Array(Buffer.from('/locks/etcd3-lock')), acquired.holdId)).toEqual({ exists: false, remainingMs: null, ttlMs: null });
     } finally {
       locker.close();
@@ -477,6 +479,26 @@ describe('etcd source against a real etcd', () => {
     } finally {
       await source.stop();
       await link.close();
+      await etcd.stop();
+    }
+  });
+
+  it('keeps watching a three-member cluster through the loss of a member', async () => {
+    const etcd = await startEtcd({ members: 3 });
+    const source = createEtcdSource(sourceConfig(etcd));
+    const rec = recordingSink();
+    try {
+      await source.watch({ sink: rec.sink });
+      await etcd.etcdctl(['lock', '/locks/ha', 'true']);
+      await waitFor(() => rec.of('/locks/ha').length === 2, { message: 'a hold before the loss' });
+      await etcd.stopMember(0);
+      for (let i = 0; i < 2; i++) await etcd.spawnEtcdctl(['--endpoints', etcd.endpoints.slice(1).join(','), 'lock', '/locks/ha', 'true']).exited;
+      await waitFor(() => rec.of('/locks/ha').length === 6, { timeoutMs: 30_000, message: 'the holds after the loss' });
+      expect(holdsInOrder(rec.of('/locks/ha'))).toHaveLength(3);
+      await waitFor(() => source.health().connected, { message: 'connected' });
+      expect((await source.list()).map((l) => l.name)).toEqual([]);
+    } finally {
+      await source.stop();
       await etcd.stop();
     }
   });
