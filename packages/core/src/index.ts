@@ -8,3 +8,4 @@ export * from './lease.js';
 export * from './sketch.js';
 export * from './hold-tracker.js';
 export * from './rollup.js';
+export * from './alerts/index.js';
