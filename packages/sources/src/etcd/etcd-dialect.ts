@@ -147,9 +147,14 @@ export interface LeaseFacts {
 /** One lock's keys, in create_revision order for the mutex recipe. */
 export interface LockGroup {
   lockKey: Buffer;
-  lockHex: string;
+  /** Dialect letter and key hex: the same bytes can name a single-key lock and a mutex parent. */
+  id: string;
   dialect: Dialect;
   entries: EtcdEntry[];
+}
+
+export function groupId(dialect: Dialect, lockKey: Uint8Array): string {
+  return `${dialect === 'etcd-mutex' ? 'm' : 'k'}:${toHex(lockKey)}`;
 }
 
 /** Groups keys into locks. Entries of a mutex group are sorted by create_revision. */
@@ -157,10 +162,9 @@ export function groupEntries(entries: EtcdEntry[], overrides: DialectOverride[] 
   const groups = new Map<string, LockGroup>();
   for (const entry of entries) {
     const { dialect, lockKey } = classifyKey(entry.key, entry.lease, overrides);
-    // The same bytes can name a single-key lock and the parent of mutex keys; keep them apart.
-    const lockHex = `${dialect === 'etcd-mutex' ? 'm' : 'k'}:${toHex(lockKey)}`;
-    let group = groups.get(lockHex);
-    if (!group) groups.set(lockHex, (group = { lockKey, lockHex, dialect, entries: [] }));
+    const id = groupId(dialect, lockKey);
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { lockKey, id, dialect, entries: [] }));
     group.entries.push(entry);
   }
   for (const group of groups.values()) group.entries.sort(byCreateRevision);

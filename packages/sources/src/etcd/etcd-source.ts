@@ -31,6 +31,7 @@ import {
   classifyKey,
   compileOverrides,
   groupEntries,
+  groupId,
   holdOf,
   leaseHex,
   leaseKeyHoldId,
@@ -291,8 +292,8 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
 
   const groupIdOf = (entry: EtcdEntry): { id: string; group: LockGroup } => {
     const { dialect, lockKey } = classifyKey(entry.key, entry.lease, overrides);
-    const id = `${dialect === 'etcd-mutex' ? 'm' : 'k'}:${toHex(lockKey)}`;
-    return { id, group: { lockKey, lockHex: id, dialect, entries: [] } };
+    const id = groupId(dialect, lockKey);
+    return { id, group: { lockKey, id, dialect, entries: [] } };
   };
 
   const holdIdOf = (group: LockGroup, entry: EtcdEntry): string =>
@@ -501,7 +502,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
   }
 
   function groupFromId(id: string): LockGroup {
-    return { lockKey: Buffer.from(id.slice(2), 'hex'), lockHex: id, dialect: id.startsWith('m:') ? 'etcd-mutex' : 'etcd-lease-key', entries: [] };
+    return { lockKey: Buffer.from(id.slice(2), 'hex'), id, dialect: id.startsWith('m:') ? 'etcd-mutex' : 'etcd-lease-key', entries: [] };
   }
 
   async function handleResponse(s: Session, gen: number, res: IWatchResponse): Promise<void> {
