@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { LockscopeError, type LiveLock } from '@lockscope/core';
-import type { LockSource, ReleaseResult } from '@lockscope/sources';
+import type { ReleaseResult } from '@lockscope/sources';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { cliEnv } from '../../cli-env.js';
 import { confirmOnTerminal } from '../../confirm.js';
@@ -63,9 +63,10 @@ ${EXIT_CODES_HELP}`;
     const loaded = this.lockscopeConfig(flags.config);
     const env = cliEnv();
     const ctx: AuditContext = { loaded, actor: flags.actor ?? env.LOCKSCOPE_ACTOR ?? env.user, reason: flags.reason.trim(), source: flags.source, name: args.name };
-    const [source] = await openSources(loaded, [flags.source]);
+    const sources = await openSources(loaded, [flags.source]);
+    const source = sources[0]!; // selectSources returns exactly the one named, or throws
     try {
-      const lock = await source!.get(args.name);
+      const lock = await source.get(args.name);
       if (!lock) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source}; run \`lockctl ls --source ${flags.source}\` to see the names.`);
       const hold = lock.hold;
       if (!hold) throw new LockscopeError('LOCK_FREE', `${args.name} on ${flags.source} is already free: nothing to release.`);
@@ -82,7 +83,7 @@ ${EXIT_CODES_HELP}`;
       }
 
       const request = { name: args.name, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: flags['revoke-lease'] };
-      const plan = await source!.release({ ...request, dryRun: true });
+      const plan = await source.release({ ...request, dryRun: true });
       this.printPlan(lock, plan);
 
       if (!flags.yes) {
@@ -98,7 +99,7 @@ ${EXIT_CODES_HELP}`;
 
       let result: ReleaseResult;
       try {
-        result = await source!.release({ ...request, dryRun: false });
+        result = await source.release({ ...request, dryRun: false });
       } catch (error) {
         const outcome = isLockscopeErrorLike(error, 'HOLDER_CHANGED') ? 'holder_changed' : isLockscopeErrorLike(error, 'LOCK_FREE') ? 'already_free' : 'failed';
         await this.audit(ctx, lock, outcome, { error: error instanceof Error ? error.message : String(error) });
@@ -117,7 +118,7 @@ ${EXIT_CODES_HELP}`;
         audit,
       };
     } finally {
-      await stopAll([source as LockSource]);
+      await stopAll(sources);
     }
   }
 
