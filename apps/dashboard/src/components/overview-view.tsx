@@ -260,7 +260,7 @@ function Card({ label, value, sub, tone, testId }: { label: string; value: strin
 function LockRow({ lock: l }: { lock: LockListItem }) {
   return (
     <tr className={l.nearExpiry ? 'near-expiry' : undefined} data-lock-id={l.id} data-near-expiry={l.nearExpiry ? 'true' : 'false'}>
-      <td>
+      <td className="nowrap">
         <UntrustedText value={l.source} max={24} />
       </td>
       <td>
@@ -274,7 +274,7 @@ function LockRow({ lock: l }: { lock: LockListItem }) {
         )}
         {!l.held && <span className="badge muted">free</span>}
       </td>
-      <td className="muted">{l.dialect}</td>
+      <td className="muted nowrap">{l.dialect}</td>
       <td>
         <UntrustedText value={l.holder} max={28} />
       </td>
@@ -287,7 +287,7 @@ function LockRow({ lock: l }: { lock: LockListItem }) {
         <div className="row" style={{ flexWrap: 'nowrap' }}>
           <LeaseBar ratio={l.leaseUsedRatio} nearExpiry={l.nearExpiry} />
           <span className="muted" style={{ whiteSpace: 'nowrap', fontSize: 12 }}>
-            {l.remainingMs !== null ? formatMs(l.remainingMs) : ''}
+            {l.remainingMs === null ? '' : l.remainingMs === 0 ? 'lapsed' : formatMs(l.remainingMs)}
           </span>
         </div>
       </td>

@@ -1,4 +1,4 @@
-import { isLockscopeError, type LockscopeErrorCode } from '@lockscope/core';
+import type { LockscopeErrorCode } from '@lockscope/core';
 import { z } from 'zod';
 
 const STATUS: Partial<Record<LockscopeErrorCode, number>> = {
@@ -18,6 +18,16 @@ export function errorResponse(status: number, code: string, message: string): Re
   return Response.json(body, { status, headers: { 'Cache-Control': 'no-store' } });
 }
 
+/**
+ * LockscopeError by shape, not instanceof: the Next bundle can hold more than one
+ * copy of @lockscope/core (one per server chunk), and each has its own class.
+ */
+export function lockscopeErrorOf(error: unknown): { code: LockscopeErrorCode; message: string } | null {
+  if (!(error instanceof Error) || error.name !== 'LockscopeError') return null;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? { code: code as LockscopeErrorCode, message: error.message } : null;
+}
+
 /** Maps any failure to `{ error: { code, message } }` with a fitting status. */
 export function toErrorResponse(error: unknown): Response {
   if (error instanceof z.ZodError) {
@@ -27,9 +37,8 @@ export function toErrorResponse(error: unknown): Response {
       .join('; ');
     return errorResponse(400, 'BAD_REQUEST', message);
   }
-  if (isLockscopeError(error)) {
-    return errorResponse(STATUS[error.code] ?? 500, error.code, error.message);
-  }
+  const known = lockscopeErrorOf(error);
+  if (known) return errorResponse(STATUS[known.code] ?? 500, known.code, known.message);
   // Unexpected: the details go to the server log, not to the browser.
   console.error('lockscope dashboard: unexpected API error', error);
   return errorResponse(500, 'INTERNAL', 'internal error; see the dashboard server log');

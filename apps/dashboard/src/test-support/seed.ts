@@ -7,7 +7,8 @@ import type { HoldRow, LockRow, RollupRow, SourceRow, Store } from '@lockscope/s
 
 export const SCRIPT_NAME = '<script>window.__pwned = 1</script>';
 export const LONG_NAME = `batch/${'x'.repeat(400)}\u0007\u202eend`;
-export const TTL_MS = 60_000;
+/** Lease of the contended lock and its holds: long enough that the live browser tests run well before it nears expiry. */
+export const TTL_MS = 300_000;
 /** Acquisition waits recorded for the contended etcd lock, in ms, spread over the last 4 minutes (inside every "last 5 min"). */
 export const WAITS_MS = Array.from({ length: 100 }, (_, i) => i + 1);
 export const BULK_LOCKS = 120;
@@ -50,7 +51,7 @@ export async function seedFleet(store: Store, now = Date.now()): Promise<Seeded>
       token: '1042',
       acquiredAt: now - 20_000,
       ttlMs: TTL_MS,
-      expiresAt: now + 40_000,
+      expiresAt: now - 20_000 + TTL_MS,
       nearExpiryAt: now - 20_000 + 0.8 * TTL_MS,
       waiters: 2,
       waiterQueue: JSON.stringify([
@@ -118,12 +119,12 @@ export async function seedFleet(store: Store, now = Date.now()): Promise<Seeded>
     return { lockId: contended, holdKey: `rev:${1000 + k}`, holder: `694d7b0e9f1c2b0${k}`, token: String(1000 + k), acquiredAt, endedAt: acquiredAt + heldMs, heldMs, ttlMs: TTL_MS, waitMs: 10 * k, maxLeaseUsed: heldMs / TTL_MS, endReason, ...extra };
   };
   const completedHolds = [
-    hold(0, 10_000, 'released'),
-    hold(1, 20_000, 'released'),
-    hold(2, 30_000, 'released'),
-    hold(3, 55_000, 'released', { nearExpiry: true }),
-    hold(4, 60_000, 'expired', { nearExpiry: true }),
-    hold(5, 15_000, 'force_released'),
+    hold(0, 50_000, 'released'),
+    hold(1, 100_000, 'released'),
+    hold(2, 150_000, 'released'),
+    hold(3, 275_000, 'released', { nearExpiry: true }),
+    hold(4, 300_000, 'expired', { nearExpiry: true }),
+    hold(5, 75_000, 'force_released'),
   ];
   // An old hold outside the last hour, to prove the range filter.
   const oldHold: HoldRow = { ...hold(0, 5_000, 'released'), holdKey: 'rev:900', acquiredAt: now - 3 * 3_600_000, endedAt: now - 3 * 3_600_000 + 5_000 };

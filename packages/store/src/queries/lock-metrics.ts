@@ -1,4 +1,4 @@
-import { bucketizeRollups, isLockscopeError, LockscopeError, ROLLUP_BUCKET_MS, summarizeRollups, type QuantileSummary, type RollupSummary } from '@lockscope/core';
+import { bucketizeRollups, LockscopeError, ROLLUP_BUCKET_MS, summarizeRollups, type QuantileSummary, type RollupSummary } from '@lockscope/core';
 import { dialectShowsWaiters } from './lock-view.js';
 import { checkRange } from './lock-range.js';
 import { badRequest, readStore, type QueryDb } from './query-db.js';
@@ -98,7 +98,7 @@ export async function getLockMetrics(options: LockMetricsOptions): Promise<LockM
     totals = summarizeRollups(rollups);
   } catch (error) {
     // The range was checked above; what fails here is a stored sketch that does not decode.
-    if (isLockscopeError(error)) throw new LockscopeError('INTERNAL', `a rollup of lock "${id}" in the store is damaged: ${error.message}`, { cause: error });
+    if (error instanceof Error && error.name === 'LockscopeError') throw new LockscopeError('INTERNAL', `a rollup of lock "${id}" in the store is damaged: ${error.message}`, { cause: error });
     throw error;
   }
   return {

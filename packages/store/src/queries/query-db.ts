@@ -1,4 +1,4 @@
-import { LockscopeError, isLockscopeError } from '@lockscope/core';
+import { LockscopeError } from '@lockscope/core';
 import type { PrismaClient } from '../generated/postgresql/client/client.js';
 
 /**
@@ -25,7 +25,8 @@ export async function readStore<T>(what: string, fn: () => Promise<T>): Promise<
   try {
     return await fn();
   } catch (error) {
-    if (isLockscopeError(error)) throw error;
+    // By name, not instanceof: a bundler may hold two copies of @lockscope/core.
+    if (error instanceof Error && error.name === 'LockscopeError') throw error;
     const reason = describeDbError(error);
     // An empty database (collector never ran, or migrations not applied) is the common first-run case.
     const hint = /no such table|does not exist|P2021/i.test(reason) ? ' The store has no Lockscope tables yet: run `npm run db:migrate` (or start the collector).' : '';

@@ -1,0 +1,180 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openStore } from '@lockscope/store';
+import { freePort } from '@lockscope/testing';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboard, dashboardDir, startDashboard, type DashboardServer } from './test-support/dashboard-server';
+import { SCRIPT_NAME, seedFleet, TTL_MS, type Seeded } from './test-support/seed';
+
+const artifacts = resolve(dashboardDir, '../../test-artifacts/dashboard');
+
+let dir = '';
+let live: DashboardServer | undefined;
+let down: DashboardServer | undefined;
+let browser: Browser | undefined;
+let seeded: Seeded;
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), 'lockscope-dash-browser-'));
+  const config = join(dir, 'lockscope.yaml');
+  writeFileSync(config, 'sources: []\n');
+  const dbUrl = `file:${join(dir, 'store.db')}`;
+  await buildDashboard();
+  live = await startDashboard({ DATABASE_URL: dbUrl, LOCKSCOPE_CONFIG: config });
+  // Nothing listens on this port: the store is unreachable. The password must never reach the browser.
+  down = await startDashboard({ DATABASE_URL: `postgresql://lockscope:hunter2-secret@127.0.0.1:${await freePort()}/lockscope`, LOCKSCOPE_CONFIG: config });
+  // Seeded last: the fleet's times are relative to now, and the server reads the wall clock.
+  const store = await openStore({ url: dbUrl });
+  try {
+    await store.migrate();
+    seeded = await seedFleet(store);
+  } finally {
+    await store.close();
+  }
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await live?.stop();
+  await down?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function withPage(fn: (page: Page, errors: string[]) => Promise<void>): Promise<void> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await fn(page, errors);
+  } finally {
+    await context.close();
+  }
+}
+
+describe('dashboard in headless Chromium', () => {
+  it('overview lists the locks with headline figures and flags the near-expiry hold', async () => {
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/?sort=name`);
+      const table = page.getByTestId('lock-table');
+      await table.waitFor();
+      const names = await table.locator('tbody tr td:nth-child(2) a').allTextContents();
+      expect(names.length).toBe(50);
+      expect(names.some((n) => n.includes('/locks/cron-leader'))).toBe(true);
+      expect(await page.getByTestId('near-expiry-count').locator('.value').textContent()).toBe('1');
+      await page.getByTestId('updated-ago').waitFor();
+      expect(await page.getByTestId('updated-ago').textContent()).toMatch(/updated \d+ s ago/);
+      await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
+
+      // Filters live in the URL: the near-expiry state alone leaves one row.
+      await page.getByLabel('State').selectOption('near-expiry');
+      await page.waitForURL(/state=near-expiry/);
+      await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+      const near = table.locator(`tr[data-lock-id="${seeded.ids.nearExpiry}"]`);
+      expect(await near.getAttribute('data-near-expiry')).toBe('true');
+      expect(await near.getByTestId('near-expiry-badge').isVisible()).toBe(true);
+      expect(await near.locator('[role="meter"]').getAttribute('aria-valuenow')).toMatch(/^(9\d|1\d\d)$/);
+      await page.screenshot({ path: join(artifacts, 'overview-near-expiry.png') });
+      expect(errors).toEqual([]);
+    });
+  });
+
+  it('renders a lock name containing <script> as text', async () => {
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/?name=${encodeURIComponent('<script>')}`);
+      const cell = page.locator(`tr[data-lock-id="${seeded.ids.script}"] td:nth-child(2) a`);
+      await cell.waitFor();
+      expect(await cell.textContent()).toBe(SCRIPT_NAME);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      const injected = await page.evaluate(() => [...document.querySelectorAll('script')].filter((s) => s.textContent?.includes('__pwned')).length);
+      expect(injected).toBe(0);
+      await page.goto(`${live!.url}/locks/${seeded.ids.script}`);
+      await page.locator('h1 .untrusted').first().waitFor();
+      expect(await page.locator('h1 .untrusted').first().textContent()).toContain(SCRIPT_NAME);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      await page.screenshot({ path: join(artifacts, 'script-name.png') });
+      expect(errors).toEqual([]);
+    });
+  });
+
+  it('detail page draws every hold against the TTL and 0.8 x TTL lines, the latency chart and the waiter queue', async () => {
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/locks/${seeded.ids.contended}?range=1h`);
+      const chart = page.getByTestId('hold-ttl-chart');
+      await chart.waitFor();
+      // Six completed holds in the last hour plus the current one.
+      expect(await chart.getAttribute('data-holds')).toBe('7');
+      await expect.poll(() => chart.locator('.recharts-scatter-symbol').count()).toBe(7);
+      expect(await chart.locator('.holds-expired .recharts-scatter-symbol').count()).toBe(1);
+      expect(await chart.locator('.holds-force .recharts-scatter-symbol').count()).toBe(1);
+      expect(await chart.locator('.holds-current .recharts-scatter-symbol').count()).toBe(1);
+      const ttl = chart.locator('.ttl-line line');
+      const ttl80 = chart.locator('.ttl80-line line');
+      // A horizontal line has an empty bounding box, which Playwright calls hidden.
+      await ttl.waitFor({ state: 'attached' });
+      const ttlY = Number(await ttl.getAttribute('y1'));
+      const ttl80Y = Number(await ttl80.getAttribute('y1'));
+      // SVG y grows downwards: the TTL line sits above the 0.8 x TTL line.
+      expect(ttlY).toBeLessThan(ttl80Y);
+      expect(await chart.textContent()).toContain('0.8 × TTL');
+      expect(await chart.getAttribute('data-ttl')).toBe(String(TTL_MS));
+
+      const latency = page.getByTestId('latency-chart');
+      await latency.locator('.slow-line').waitFor({ state: 'attached' });
+      expect(await latency.locator('.recharts-line').count()).toBe(3);
+      expect(await page.getByTestId('waiter-queue').locator('tbody tr').count()).toBe(2);
+      expect(await page.getByTestId('holds-table').locator('tbody tr').count()).toBe(7);
+      await page.screenshot({ path: join(artifacts, 'lock-detail.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    });
+  });
+
+  it('says "not observable" for a plain SET NX lock instead of drawing zeros, and flags it near expiry', async () => {
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/locks/${seeded.ids.nearExpiry}?range=15m`);
+      await page.getByTestId('near-expiry-badge').waitFor();
+      await expect.poll(() => page.getByTestId('not-observable').count()).toBe(3);
+      expect(await page.getByTestId('latency-chart').count()).toBe(0);
+      expect(await page.getByTestId('not-observable').first().textContent()).toMatch(/not observable for this dialect/);
+      await page.screenshot({ path: join(artifacts, 'not-observable.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    });
+  });
+
+  it('an unreachable store gives a clear error page and a 503 from the API, without the password', async () => {
+    await withPage(async (page) => {
+      await page.goto(`${down!.url}/`);
+      // Not getByRole('alert'): Next's route announcer is one too.
+      const alert = page.locator('.state.error[data-error-code="STORE_UNAVAILABLE"]').first();
+      await alert.waitFor({ timeout: 30_000 });
+      expect(await alert.textContent()).toMatch(/Store unavailable/);
+      expect(await page.content()).not.toContain('hunter2-secret');
+      await page.screenshot({ path: join(artifacts, 'store-down.png'), fullPage: true });
+    });
+    const r = await fetch(`${down!.url}/api/v1/overview`);
+    const text = await r.text();
+    expect(r.status).toBe(503);
+    expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('STORE_UNAVAILABLE');
+    expect(text).not.toContain('hunter2-secret');
+  });
+
+  it('bad query parameters give 400 with an error body from the running server', async () => {
+    for (const path of ['/api/v1/locks?state=zzz', '/api/v1/locks?limit=100000', `/api/v1/locks/${seeded.ids.contended}/metrics?from=abc`, '/api/v1/overview?unknown=1']) {
+      const r = await fetch(`${live!.url}${path}`);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(r.status, path).toBe(400);
+      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(body.error.message.length).toBeGreaterThan(3);
+    }
+    const missing = await fetch(`${live!.url}/api/v1/locks/AAAAAAAAAAAAAAAAAAAAAA`);
+    expect(missing.status).toBe(404);
+  });
+});
