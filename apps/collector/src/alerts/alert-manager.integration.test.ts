@@ -225,6 +225,11 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
           expect(receiver.requests[0]!.body).toMatchObject({ event: 'alert.firing', alert: { id: null, rule: 'lease_expired', key: 'lease_expired|lockAid' } });
           expect(logs.join('\n')).toContain('alerts: could not store open of lease_expired (lease_expired|lockAid)');
         });
+        // Starting on a broken store does not fail the collector's start: it retries in the background.
+        await withManager(store, { config: {} }, async (m, logs) => {
+          expect(logs.join('\n')).toMatch(/alerts: could not load open alerts \(retrying in 1000 ms\)/);
+          expect(m.onEvent(lockB, ev('expired', Date.now(), { valueMs: 10 }))).toHaveLength(1);
+        });
       });
     } finally {
       await receiver.close();
@@ -467,8 +472,10 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
           expect(verifySignature('am-secret', am)).toBe(true);
           expect(am.body).toMatchObject({ version: '4', status: 'firing', receiver: 'am' });
           const [alert] = am.body.alerts as { status: string; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; fingerprint: string }[];
-          expect(alert).toMatchObject({ status: 'firing', labels: { alertname: 'lease_expired', source: 'redis-main', lock: odd.name }, startsAt: new Date(t0).toISOString(), endsAt: '0001-01-01T00:00:00Z' });
+          expect(alert).toMatchObject({ status: 'firing', labels: { alertname: 'lease_expired', source: 'redis-main', lock_id: 'oddid' }, startsAt: new Date(t0).toISOString(), endsAt: '0001-01-01T00:00:00Z' });
           expect(alert!.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+          // A 1 MB key name is cut in the label (lock_id stays exact).
+          expect(alert!.labels.lock === `${odd.name.slice(0, 1_024)}…`).toBe(true);
         });
       });
     } finally {

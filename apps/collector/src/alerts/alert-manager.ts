@@ -5,6 +5,7 @@ import {
   type AlertRule,
   type AlertTransition,
   type AlertsConfig,
+  type AlertsConfigInput,
   type LockEvent,
   type LockRef,
   type RestoredHold,
@@ -20,8 +21,8 @@ export interface OpenAlertsGauge {
 }
 
 export interface AlertManagerOptions {
-  /** The `alerts` section of lockscope.yaml (validated again here; a bad rule is BAD_CONFIG naming it). */
-  config: AlertsConfig | unknown;
+  /** The `alerts` section of lockscope.yaml, parsed or as written (validated again here; a bad rule is BAD_CONFIG naming it). */
+  config: AlertsConfig | AlertsConfigInput;
   store: Store;
   now?: () => number;
   log?: (line: string) => void;
@@ -52,6 +53,7 @@ export class AlertManager {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private healthTimer: NodeJS.Timeout | null = null;
+  private loadTimer: NodeJS.Timeout | null = null;
   private writes: Promise<void> = Promise.resolve();
   private started = false;
   private stopped = false;
@@ -69,17 +71,35 @@ export class AlertManager {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const open = await this.store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
-    this.engine.restoreOpen(
-      open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
-      this.now(),
-    );
-    this.updateGauge();
+    await this.loadOpen(1);
     this.arm();
     if (this.options.sourceHealth) {
       const every = this.options.healthPollMs ?? Math.min(5_000, Math.max(100, this.policy.sourceDownAfterMs / 4));
       this.healthTimer = setInterval(() => this.pollHealth(), every);
       this.healthTimer.unref();
+    }
+  }
+
+  /**
+   * Adopts the alerts a previous run left open, so their conditions resolve them.
+   * A store that is down at start must not stop detection: retry in the background
+   * (meanwhile a re-opened alert is deduplicated by the store's unique openKey).
+   */
+  private async loadOpen(attempt: number): Promise<void> {
+    try {
+      const open = await this.store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
+      this.engine.restoreOpen(
+        open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
+        this.now(),
+      );
+      this.updateGauge();
+      this.arm();
+    } catch (error) {
+      if (this.stopped) return;
+      const delay = Math.min(60_000, 1_000 * 2 ** (attempt - 1));
+      this.log(`alerts: could not load open alerts (retrying in ${delay} ms): ${(error as Error).message}`);
+      this.loadTimer = setTimeout(() => void this.loadOpen(attempt + 1), delay);
+      this.loadTimer.unref();
     }
   }
 
@@ -90,6 +110,7 @@ export class AlertManager {
     const deadline = Date.now() + deadlineMs;
     if (this.timer) clearTimeout(this.timer);
     if (this.healthTimer) clearInterval(this.healthTimer);
+    if (this.loadTimer) clearTimeout(this.loadTimer);
     this.timer = null;
     this.healthTimer = null;
     await withDeadline(this.writes, Math.max(50, (deadline - Date.now()) / 2));

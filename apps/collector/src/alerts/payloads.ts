@@ -27,6 +27,8 @@ export type WebhookFormat = 'lockscope' | 'slack' | 'alertmanager';
 
 export const SIGNATURE_HEADER = 'X-Lockscope-Signature';
 
+const MAX_LABEL = 1_024;
+
 /** `sha256=<hex>` HMAC-SHA256 of the exact request body bytes. */
 export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
@@ -97,7 +99,8 @@ function slackEscape(text: string): string {
  */
 export function alertmanagerPayload(n: AlertNotification, receiver: string) {
   const labels: Record<string, string> = { alertname: n.rule, severity: SEVERITY[n.rule], source: n.source };
-  if (n.lockName !== null) labels.lock = n.lockName;
+  // Label values are indexed by Alertmanager and its receivers: a huge key name is cut (lock_id stays exact).
+  if (n.lockName !== null) labels.lock = n.lockName.length > MAX_LABEL ? `${n.lockName.slice(0, MAX_LABEL)}…` : n.lockName;
   if (n.lockId !== null) labels.lock_id = n.lockId;
   const annotations: Record<string, string> = { summary: n.message, description: n.resolution ?? n.message };
   if (n.value !== null) annotations.value = String(n.value);

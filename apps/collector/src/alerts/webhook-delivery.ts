@@ -21,16 +21,6 @@ export interface DeliveryOptions {
   maxQueue?: number;
 }
 
-export interface DeliveryAttempt {
-  webhook: string;
-  notification: AlertNotification;
-  attempt: number;
-  at: number;
-  status: number | null;
-  ok: boolean;
-  error: string | null;
-}
-
 interface Job {
   notification: AlertNotification;
   /** Serialises firing and resolved of one alert. */
@@ -67,8 +57,6 @@ export class WebhookDelivery {
   private readonly running = new Set<Promise<void>>();
   private logChain: Promise<void> = Promise.resolve();
   private stopped = false;
-  /** Observers of every attempt (tests, metrics). */
-  readonly attempts: DeliveryAttempt[] = [];
 
   constructor(private readonly options: DeliveryOptions) {
     this.now = options.now ?? Date.now;
@@ -188,9 +176,6 @@ export class WebhookDelivery {
   }
 
   private record(lane: Lane, job: Job, attempt: number, at: number, status: number | null, ok: boolean, error: string | null): void {
-    const entry: DeliveryAttempt = { webhook: lane.name, notification: job.notification, attempt, at, status, ok, error };
-    this.attempts.push(entry);
-    if (this.attempts.length > 1_000) this.attempts.splice(0, this.attempts.length - 1_000);
     const store = this.options.store;
     const id = job.notification.id;
     if (!store || id === null) return;

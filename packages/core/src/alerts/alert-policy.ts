@@ -1,7 +1,11 @@
 import picomatch from 'picomatch';
+import type { z } from 'zod';
 import { alertsConfigSchema, type AlertsConfig } from '../config.js';
 import { LockscopeError } from '../errors.js';
 import { isAlertRule, type AlertRule } from './rule-names.js';
+
+/** The `alerts` section as written (durations may be strings like "5m"); AlertPolicy.compile validates it. */
+export type AlertsConfigInput = z.input<typeof alertsConfigSchema>;
 
 /** What the rules need to know about a lock: its stable id and how people name it. */
 export interface LockRef {

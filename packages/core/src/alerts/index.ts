@@ -1,5 +1,5 @@
 export { ALERT_RULES, isAlertRule, type AlertRule } from './rule-names.js';
-export { AlertPolicy, type LockRef, type LockThresholds } from './alert-policy.js';
+export { AlertPolicy, type AlertsConfigInput, type LockRef, type LockThresholds } from './alert-policy.js';
 export {
   AlertEngine,
   MAX_WAITS_PER_LOCK,
