@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { lockId } from '@lockscope/core';
 import { migrate, openStore } from '@lockscope/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsOutputSchema, type lockRowSchema } from './lock-row-schema.js';
-import { runLockctl } from './run-lockctl.js';
+import { LOCKCTL_BIN, runLockctl } from './run-lockctl.js';
 import type { z } from 'zod';
 
 type Row = z.output<typeof lockRowSchema>;
@@ -86,6 +86,13 @@ describe('lockctl ls --json', () => {
     await redis.cli(['SET', 'lock:ls:plain', 'tok-7f3a', 'NX', 'PX', '60000']);
     await redis.cli(['HSET', 'lock:ls:redisson', 'b2c6a3e0-5a5e-4b8e-9a7e-1d0c8c2f4a11:57', '1']);
     await redis.cli(['PEXPIRE', 'lock:ls:redisson', '30000']);
+    // RFencedLock keeps its fencing counter beside the hash.
+    await redis.cli(['SET', 'redisson_lock_token:{lock:ls:redisson}', '42']);
+    // RFairLock: holder hash plus a visible FIFO queue with deadlines.
+    await redis.cli(['HSET', 'lock:ls:fair', '0c8e7d7e-1111-4c2b-9c1e-3f5e2a9b7c01:12', '1']);
+    await redis.cli(['PEXPIRE', 'lock:ls:fair', '30000']);
+    await redis.cli(['RPUSH', 'redisson_lock_queue:{lock:ls:fair}', '0c8e7d7e-2222-4c2b-9c1e-3f5e2a9b7c01:31']);
+    await redis.cli(['ZADD', 'redisson_lock_timeout:{lock:ls:fair}', String(Date.now() + 300_000), '0c8e7d7e-2222-4c2b-9c1e-3f5e2a9b7c01:31']);
 
     const rows = await ls();
     const byName = new Map(rows.map((r) => [r.name, r]));
@@ -105,7 +112,14 @@ describe('lockctl ls --json', () => {
     expect(plain.remainingMs!).toBeGreaterThan(50_000);
     expect(plain.remainingMs!).toBeLessThanOrEqual(60_000);
 
-    expect(byName.get('lock:ls:redisson')).toMatchObject({ dialect: 'redisson', holder: 'b2c6a3e0-5a5e-4b8e-9a7e-1d0c8c2f4a11:57', waiters: null });
+    expect(byName.get('lock:ls:redisson')).toMatchObject({ dialect: 'redisson', holder: 'b2c6a3e0-5a5e-4b8e-9a7e-1d0c8c2f4a11:57', token: '42', waiters: null });
+    expect(byName.get('lock:ls:fair')).toMatchObject({
+      dialect: 'redisson-fair',
+      holder: '0c8e7d7e-1111-4c2b-9c1e-3f5e2a9b7c01:12',
+      waiters: 1,
+      waiterQueue: [expect.objectContaining({ holder: '0c8e7d7e-2222-4c2b-9c1e-3f5e2a9b7c01:31' })],
+    });
+    expect(byName.get('lock:ls:fair')!.ttlMs).not.toBeNull();
     expect(byName.get('lock:ls:redisson')!.remainingMs!).toBeLessThanOrEqual(30_000);
   });
 
@@ -113,8 +127,10 @@ describe('lockctl ls --json', () => {
     await redis.cli(['SET', 'lock:filter:a', 'x', 'NX', 'PX', '60000']);
     const redisOnly = await ls(['--source', 'redis-main', '--match', 'lock:filter:*']);
     expect(redisOnly.map((r) => r.name)).toEqual(['lock:filter:a']);
-    const contended = await ls(['--contended']);
-    expect(contended.every((r) => (r.waiters ?? 0) > 0)).toBe(true);
+    await redis.cli(['HSET', 'lock:filter:fair', 'aa11aa11-0000-4000-8000-000000000001:1', '1']);
+    await redis.cli(['RPUSH', 'redisson_lock_queue:{lock:filter:fair}', 'aa11aa11-0000-4000-8000-000000000002:1']);
+    const contended = await ls(['--contended', '--match', 'lock:filter:*']);
+    expect(contended.map((r) => r.name)).toEqual(['lock:filter:fair']);
   });
 
   it('prints a table with escaped control characters for a human', async () => {
@@ -127,6 +143,24 @@ describe('lockctl ls --json', () => {
     expect(run.stdout).toMatch(/holder\\(r|x0d)\\(e|x1b)\]0;pwned\\x07/);
     expect(run.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
+  it('--watch redraws every second until interrupted, then exits 0', async () => {
+    await redis.cli(['SET', 'lock:watch:a', 'w', 'NX', 'PX', '60000']);
+    const child = spawn(process.execPath, [LOCKCTL_BIN, 'ls', '--watch', '--config', config, '--match', 'lock:watch:*'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // Without a terminal, frames are separated instead of redrawn in place.
+      await waitFor(() => (out.match(/\(Ctrl-C to stop\)/g) ?? []).length >= 3, { timeoutMs: 15_000, message: 'three frames' });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toContain('lock:watch:a');
+      expect(out).not.toContain('\u001b');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('shows keys with invalid UTF-8 and a 1 MB value safely, in the table and in JSON', async () => {
     // redis-cli arguments are text; EVAL builds the odd bytes server-side.
     await redis.cli(['EVAL', "redis.call('SET', 'lock:bin:' .. string.char(255, 27, 155) .. 'end', 'v', 'PX', 60000); redis.call('SET', 'lock:big', string.rep('x', 1048576), 'PX', 60000)", '0']);
