@@ -96,6 +96,24 @@ describe('Redis source: SET NX PX locks', () => {
       expect(released.endCause).toBe('released');
     });
   });
+  it('counts holds too short to read (set and del before the fetch) as acquisitions with an unread holder, in order', async () => {
+    await withSource(async ({ redis, source }) => {
+      const c = collector();
+      await source.watch({ sink: c.sink });
+      await redis.cli(['SET', 'lock:flash', 'first', 'PX', '60000']);
+      await waitFor(() => c.of('lock:flash').find((o) => o.hold?.holder === 'first'), { message: 'the first hold' });
+      // One transaction: the known hold ends, a second comes and goes, a third stays.
+      // Their notifications arrive together, so only the third value can still be read.
+      const script = "redis.call('DEL', KEYS[1]); redis.call('SET', KEYS[1], 'second', 'PX', 60000); redis.call('DEL', KEYS[1]); redis.call('SET', KEYS[1], 'third', 'PX', 60000); return 1";
+      await redis.cli(['EVAL', script, '1', 'lock:flash']);
+      await waitFor(() => c.of('lock:flash').find((o) => o.hold?.holder === 'third'), { message: 'the third hold' });
+      const sequence = c.of('lock:flash').map((o) => (o.hold ? `held:${o.hold.holder.startsWith('(unread') ? 'unread' : o.hold.holder}` : `free:${o.endCause}`));
+      expect(sequence).toEqual(['held:first', 'free:released', 'held:unread', 'free:released', 'held:third']);
+      const seqs = c.of('lock:flash').map((o) => o.seq);
+      expect([...seqs].sort((a, b) => (a < b ? -1 : 1))).toEqual(seqs);
+    });
+  });
+
   it('reports an eviction under memory pressure as an end with unknown cause', async () => {
     await withSource(async ({ redis, source }) => {
       const c = collector();

@@ -4,6 +4,7 @@ import {
   displayKey,
   LockscopeError,
   isLockscopeError,
+  type Dialect,
   type EndCause,
   type HoldObservation,
   type LiveLock,
@@ -45,6 +46,10 @@ const SUGGESTED_FLAGS = 'KEg$hlzxe';
 /** Events that (re)grant a hold's TTL: the PTTL read right after them is the grant. */
 const GRANT_EVENTS = new Set(['set', 'expire', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);
 const END_CAUSES: Record<string, EndCause> = { del: 'released', expired: 'expired', evicted: 'unknown' };
+/** Events that create a lock key that did not exist. */
+const CREATE_EVENTS = new Set(['set', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);
+/** Holder shown for a hold whose value was gone before it could be read. */
+export const UNREAD_HOLDER = '(unread: released before it could be read)';
 
 const SCAN_COUNT = 1000;
 const FETCH_BATCH = 500;
@@ -452,8 +457,10 @@ class RedisLockSource implements LockSource {
       pending = { key: lockKey, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
       this.pending.set(hex, pending);
     }
-    pending.events.push(event);
-    if (GRANT_EVENTS.has(event)) {
+    // Events on Redisson's companion keys (queue, timeouts) are kept apart: a
+    // `del` of an emptied queue is not the end of the lock.
+    pending.events.push(companion ? `companion:${event}` : event);
+    if (!companion && GRANT_EVENTS.has(event)) {
       pending.grantAt = at;
       pending.grantMono = performance.now();
     }
@@ -498,7 +505,7 @@ class RedisLockSource implements LockSource {
   private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
     const hex = pending.key.toString('hex');
     const lock = recogniseLock(state);
-    const prev = this.tracked.get(hex);
+    const prev = this.emitUnreadHolds(pending, this.tracked.get(hex), lock?.dialect ?? null);
     const endCause = lastEndCause(pending.events);
     const at = pending.at;
     if (lock === null) {
@@ -555,6 +562,58 @@ class RedisLockSource implements LockSource {
       waiters,
       ...(holdEnded ? { endCause: endCause ?? 'unknown' } : {}),
     });
+  }
+
+  /**
+   * Holds that began and ended between two reads of the key (a critical section
+   * shorter than the fetch) leave only their notifications: `set` on a free key,
+   * then `del` or `expired`. Each becomes an acquisition with an unread holder, so
+   * acquisitions are counted even when their value could not be read. The known
+   * hold that such a sequence ends is ended first, in order. Returns the tracked
+   * state the final read should be compared with.
+   */
+  private emitUnreadHolds(pending: PendingFetch, prev: Tracked | undefined, dialect: Dialect | null): Tracked | undefined {
+    let known = prev?.holdId != null;
+    let present = known;
+    let unread: string | null = null;
+    let current = prev;
+    const hex = pending.key.toString('hex');
+    const events = pending.events;
+    // Nothing to split when no key is created after the first end: the final read tells it all.
+    const firstEnd = events.findIndex((e) => END_CAUSES[e] !== undefined);
+    if (firstEnd < 0 || !events.slice(firstEnd).some((e) => CREATE_EVENTS.has(e))) return prev;
+    for (const event of events) {
+      const cause = END_CAUSES[event];
+      if (cause) {
+        if (known && current) {
+          current = { ...current, holdId: null, ttlMs: null, renewedAt: null };
+          this.tracked.set(hex, current);
+          const waiters =
+            current.dialect === 'redisson-fair' ? [...current.waiterSince].map(([id, since]) => ({ id, holder: id, since })) : null;
+          this.emit({ source: this.name, key: pending.key, dialect: current.dialect, at: pending.at, seq: ++this.seq, hold: null, waiters, endCause: cause });
+          known = false;
+        } else if (unread) {
+          const unreadDialect: Dialect = current?.dialect ?? dialect ?? (unread === 'set' ? 'redis-string' : 'redisson');
+          const seq = ++this.seq;
+          this.emit({
+            source: this.name,
+            key: pending.key,
+            dialect: unreadDialect,
+            at: pending.at,
+            seq,
+            hold: { holdId: `unread:${seq}`, holder: UNREAD_HOLDER, token: null, ttlMs: null, remainingMs: null },
+            waiters: null,
+          });
+          this.emit({ source: this.name, key: pending.key, dialect: unreadDialect, at: pending.at, seq: ++this.seq, hold: null, waiters: null, endCause: cause });
+          unread = null;
+        }
+        present = false;
+      } else if (CREATE_EVENTS.has(event) && !present) {
+        present = true;
+        unread = event;
+      }
+    }
+    return current;
   }
 
   private waitersWithSince(lock: RecognisedLock, prev: Tracked | undefined, firstSeen: number | null): WaiterObservation[] | null {
