@@ -134,7 +134,10 @@ export class Simulator {
       if (event.waited) c.waitedAcquisitions[event.pattern] = (c.waitedAcquisitions[event.pattern] ?? 0) + 1;
     } else if (event.type === 'stall' && event.phase === 'start') c.stalls++;
     else if (event.type === 'crash') c.crashes++;
-    else if (event.type === 'fencing') event.accepted ? c.fencingAccepted++ : c.fencingRefusals++;
+    else if (event.type === 'fencing') {
+      if (event.accepted) c.fencingAccepted++;
+      else c.fencingRefusals++;
+    }
     else if (event.type === 'worker-error') c.workerErrors++;
     this.hooks.onEvent?.(event);
   }
