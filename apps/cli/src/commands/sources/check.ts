@@ -1,5 +1,5 @@
 import type { SourceHealth } from '@lockscope/sources';
-import { LockctlCommand } from '../../base-command.js';
+import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { EXIT, EXIT_CODES_HELP } from '../../exit-codes.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { renderTable } from '../../table.js';
@@ -69,7 +69,8 @@ ${EXIT_CODES_HELP}`;
         ]),
       );
       const problems = checks.filter((c) => c.problem);
-      for (const c of problems) this.log(`\n${c.name}: ${c.problem}.\n  Fix: ${c.fix}.`);
+      const sentence = (text: string | null) => `${(text ?? '').replace(/[.\s]+$/, '')}.`;
+      for (const c of problems) this.log(`\n${safeMessage(c.name)}: ${safeMessage(sentence(c.problem))}\n  Fix: ${sentence(c.fix)}`);
       if (problems.length === 0) this.log('\nAll sources look fine.');
     }
     if (checks.some((c) => !c.reachable)) process.exitCode = EXIT.UNREACHABLE;
