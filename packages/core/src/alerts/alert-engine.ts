@@ -62,6 +62,8 @@ interface LockState {
   pendingNearAt: number | null;
   /** Individual acquisition waits inside the sliding window, oldest first. */
   waits: { at: number; ms: number }[];
+  /** The same waits' durations in ascending order, so a P95 is one index, not a sort per acquisition. */
+  sortedMs: number[];
   waiters: number;
   contentionSince: number | null;
   expiredAt: number | null;
@@ -220,7 +222,10 @@ export class AlertEngine {
       while (i > 0 && w[i - 1]!.at > at) i--;
       w.splice(i, 0, sample);
     }
-    if (w.length > MAX_WAITS_PER_LOCK) w.splice(0, w.length - MAX_WAITS_PER_LOCK);
+    insertSorted(s.sortedMs, sample.ms);
+    if (w.length > MAX_WAITS_PER_LOCK) {
+      for (const old of w.splice(0, w.length - MAX_WAITS_PER_LOCK)) removeSorted(s.sortedMs, old.ms);
+    }
     this.evaluate(out, s, at);
     this.settle(s, at);
     return out;
@@ -389,9 +394,9 @@ export class AlertEngine {
     const w = s.waits;
     let drop = 0;
     while (drop < w.length && w[drop]!.at <= at - windowMs) drop++;
-    if (drop > 0) w.splice(0, drop);
+    if (drop > 0) for (const old of w.splice(0, drop)) removeSorted(s.sortedMs, old.ms);
     if (w.length >= minSamples) {
-      const p95 = quantile95(w.map((x) => x.ms));
+      const p95 = s.sortedMs[Math.max(0, Math.ceil(0.95 * s.sortedMs.length) - 1)]!;
       if (p95 > thresholdMs) {
         this.openAlert(out, s, 'slow_acquisition', at, p95, thresholdMs,
           `${capital(lockText(s.ref))}: P95 acquisition latency ${formatMs(p95)} over the last ${formatMs(windowMs)} (${w.length} acquisitions) is above ${formatMs(thresholdMs)}.`);
@@ -471,7 +476,7 @@ export class AlertEngine {
   private lockState(lock: LockRef, at: number): LockState {
     let s = this.locks.get(lock.lockId);
     if (!s) {
-      s = { ref: { ...lock }, watchedSince: at, hold: null, pendingNearAt: null, waits: [], waiters: 0, contentionSince: null, expiredAt: null, open: new Set() };
+      s = { ref: { ...lock }, watchedSince: at, hold: null, pendingNearAt: null, waits: [], sortedMs: [], waiters: 0, contentionSince: null, expiredAt: null, open: new Set() };
       this.locks.set(lock.lockId, s);
     } else if (lock.name && s.ref.name !== lock.name) {
       // A seed from the store may lack the name; the live one wins.
@@ -510,7 +515,28 @@ function sourceKey(source: string): string {
   return `source_down|${source}`;
 }
 
-/** Nearest-rank P95 of individual samples (exact; windows are small). */
+/** First index whose value is >= x in an ascending array. */
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(sorted: number[], x: number): void {
+  sorted.splice(lowerBound(sorted, x), 0, x);
+}
+
+function removeSorted(sorted: number[], x: number): void {
+  const i = lowerBound(sorted, x);
+  if (sorted[i] === x) sorted.splice(i, 1);
+}
+
+/** Nearest-rank P95 of individual samples (the engine keeps its windows sorted instead). */
 export function quantile95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)]!;
