@@ -302,6 +302,43 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
     }
   });
 
+  it('a 4xx is not retried; stop() cuts a long backoff short and leaves nothing running', async () => {
+    const rejecting = await startReceiver(() => 400);
+    const down = await startReceiver(() => 503);
+    try {
+      await withStore('sqlite', async (store) => {
+        const logs: string[] = [];
+        const m = new AlertManager({
+          store,
+          log: (l) => logs.push(l),
+          config: { webhooks: [{ name: 'rejecting', url: rejecting.url }, { name: 'down', url: down.url }] },
+          delivery: { backoffBaseMs: 60_000 },
+        });
+        await m.start();
+        m.onEvent(lockA, ev('acquired', Date.now() - 2_000));
+        m.onEvent(lockA, ev('expired', Date.now(), { valueMs: 2_000 }));
+        await m.whenWritten();
+        await waitFor(async () => (await store.prisma.delivery.count()) === 2, { message: 'first attempts logged' });
+        expect(logs.join('\n')).toContain('giving up on firing lease_expired to webhook rejecting after 1 attempt(s): HTTP 400');
+        // "down" now waits a minute before its second attempt; stopping must not.
+        expect(m.delivery.pending).toBe(1);
+        const started = performance.now();
+        await m.stop(2_000);
+        expect(performance.now() - started).toBeLessThan(1_000);
+        expect(m.delivery.pending).toBe(0);
+        expect(rejecting.requests).toHaveLength(1);
+        expect(down.requests).toHaveLength(1);
+        const log = await store.prisma.delivery.findMany({ orderBy: { webhook: 'asc' } });
+        expect(log.map((d) => [d.webhook, d.status, d.ok, d.error])).toEqual([
+          ['down', 503, false, 'HTTP 503'],
+          ['rejecting', 400, false, 'HTTP 400'],
+        ]);
+      });
+    } finally {
+      await Promise.all([rejecting.close(), down.close()]);
+    }
+  });
+
   it('overrides and mutes by glob take effect end to end (store and webhook)', async () => {
     const receiver = await startReceiver();
     try {
