@@ -58,6 +58,9 @@ const STOP_DEADLINE_MS = 2_000;
 const EXPIRY_SLACK_MS = 1_000;
 /** How long after a lease lookup its remaining TTL is still reported in observations. */
 const FRESH_FACTS_MS = 1_000;
+/** A remembered lease is trusted only while it has at least this long left to live. */
+const LEASE_MEMO_MARGIN_MS = 1_500;
+const LEASE_MEMO_LIMIT = 100_000;
 /** How often an idle watch asks etcd for a progress answer, proving the stream alive (lastSeenAt). */
 const HEARTBEAT_MS = 10_000;
 /** A stream with no answer at all for this long is treated as dead and reopened. */
@@ -216,7 +219,41 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
     return { entries, revision: rev ?? head, head };
   }
 
+  /**
+   * What the last lookups proved about each lease: it cannot lapse before
+   * `aliveUntil` (only a revoke ends it sooner, and a key deleted by a revoke
+   * counts as released anyway). Lets the watch skip a lookup per hold when many
+   * holds share a session lease, which is how Go's concurrency sessions work.
+   */
+  const leaseMemo = new Map<bigint, { grantedMs: number | null; aliveUntil: number }>();
+
+  function rememberLease(lease: bigint, lookup: LeaseLookup): void {
+    if (lookup.gone || lookup.remainingMs === null) {
+      leaseMemo.delete(lease);
+      return;
+    }
+    if (leaseMemo.size >= LEASE_MEMO_LIMIT) leaseMemo.clear();
+    leaseMemo.set(lease, { grantedMs: lookup.grantedMs, aliveUntil: lookup.at + lookup.remainingMs });
+  }
+
+  /** A lease lookup for the watch path: answered from what is proven when that is enough. */
+  async function watchLeaseLookup(c: EtcdClient, lease: bigint): Promise<LeaseLookup> {
+    const memo = leaseMemo.get(lease);
+    const t = now();
+    if (memo && memo.aliveUntil - t > LEASE_MEMO_MARGIN_MS) {
+      // Whole seconds, rounded down, like etcd's own answer: a lower bound.
+      return { gone: false, grantedMs: memo.grantedMs, remainingMs: Math.floor((memo.aliveUntil - t) / 1000) * 1000, at: t };
+    }
+    return lookupLease(c, lease);
+  }
+
   async function lookupLease(c: EtcdClient, lease: bigint, keys = false): Promise<LeaseLookup & { keys: Buffer[] }> {
+    const result = await lookupLeaseUncached(c, lease, keys);
+    rememberLease(lease, result);
+    return result;
+  }
+
+  async function lookupLeaseUncached(c: EtcdClient, lease: bigint, keys: boolean): Promise<LeaseLookup & { keys: Buffer[] }> {
     try {
       const res = await c.call(
         'a lease lookup',
@@ -431,7 +468,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
   async function endCauseOf(c: EtcdClient, owner: EtcdEntry, meta: HoldMeta | undefined, replayed: boolean, at: number, cache: Map<bigint, LeaseLookup>): Promise<EndCause> {
     if (owner.lease === 0n) return 'released';
     let lookup = cache.get(owner.lease);
-    if (!lookup) cache.set(owner.lease, (lookup = await lookupLease(c, owner.lease)));
+    if (!lookup) cache.set(owner.lease, (lookup = await watchLeaseLookup(c, owner.lease)));
     if (!lookup.gone) return 'released';
     // The lease is gone: lapsed, or revoked (npm etcd3 Lock.release revokes). Long after the fact nobody can tell.
     if (replayed) return 'unknown';
@@ -484,7 +521,7 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
         let lookup: LeaseLookup | undefined;
         if (owner.lease !== 0n) {
           lookup = leaseCache.get(owner.lease);
-          if (!lookup) leaseCache.set(owner.lease, (lookup = await lookupLease(c, owner.lease)));
+          if (!lookup) leaseCache.set(owner.lease, (lookup = await watchLeaseLookup(c, owner.lease)));
         }
         rememberHold(s, id, group, lookup);
       } else if (!owner) {
