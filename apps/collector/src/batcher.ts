@@ -1,5 +1,6 @@
 import type { CompletedHold, LockEvent } from '@lockscope/core';
-import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, Store, WriteBatch } from '@lockscope/store';
+import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch } from '@lockscope/store';
+import type { BatchWriter } from './store-writer.js';
 import type { CollectorMetrics } from './metrics.js';
 
 
@@ -28,7 +29,7 @@ function emptyPending(): Pending {
 }
 
 export interface BatcherOptions {
-  store: Store;
+  writer: BatchWriter;
   intervalMs: number;
   metrics: CollectorMetrics;
   now: () => number;
@@ -162,17 +163,17 @@ export class Batcher {
     const batch: Required<WriteBatch> = { sources, locks, holds: taken.holds, events: taken.events, rollups: [...taken.rollups.values()] };
     this.options.metrics.bufferedRows.set(this.bufferedRows() + batch.events.length + batch.locks.length);
     try {
-      await this.options.store.writeBatch(batch);
+      await this.options.writer.writeBatch(batch);
     } catch (error) {
       this.failures++;
       this.lastError = (error as Error).message;
       this.options.metrics.flushFailures.inc();
       const backoff = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
       this.nextAttemptAt = Date.now() + backoff;
-      if (this.failures === 1 || this.failures % 20 === 0) {
-        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${this.bufferedRows() + batch.events.length} rows kept): ${this.lastError}`);
-      }
       this.restore(taken);
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${this.bufferedRows()} rows kept): ${this.lastError}`);
+      }
       throw error;
     }
     if (this.failures > 0) this.options.log(`collector: store writes recovered after ${this.failures} failed attempts`);

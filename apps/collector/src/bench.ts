@@ -16,24 +16,28 @@ import { openStore } from '@lockscope/store';
 import { startChild, startEtcd, startRedis } from '@lockscope/testing';
 import { Collector } from './collector.js';
 import { createSource } from './create-source.js';
+import { inlineWriter } from './store-writer.js';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '15' },
     'redis-rate': { type: 'string', default: '5000' },
     'etcd-rate': { type: 'string', default: '1000' },
-    locks: { type: 'string', default: '200' },
+    locks: { type: 'string', default: '2000' },
+    'hold-ms': { type: 'string', default: '50' },
+    'inline-writes': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const redisRate = Number(values['redis-rate']);
 const etcdRate = Number(values['etcd-rate']);
 const lockCount = Number(values.locks);
+const holdMs = Number(values['hold-ms']);
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 
 const redisDriver = `
 import Redis from 'ioredis';
-const [url, rate, seconds, locks] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const [url, rate, seconds, locks, holdMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
 const redis = new Redis(url, { enableAutoPipelining: true });
 const CAD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 let sent = 0, ok = 0, seq = 0;
@@ -51,16 +55,17 @@ const tick = setInterval(async () => {
     redis.set(key, token, 'PX', 10000, 'NX').then((r) => {
       if (r !== 'OK') return;
       ok++;
-      return redis.eval(CAD, 1, key, token);
+      // Hold it for a realistic critical section, then release with compare-and-delete.
+      setTimeout(() => redis.eval(CAD, 1, key, token), holdMs);
     });
   }
 }, 10);
-async function finish() { await new Promise((r) => setTimeout(r, 500)); console.log(JSON.stringify({ sent, ok })); redis.disconnect(); }
+async function finish() { await new Promise((r) => setTimeout(r, 500 + holdMs)); console.log(JSON.stringify({ sent, ok })); redis.disconnect(); }
 `;
 
 const etcdDriver = `
 import { Etcd3 } from 'etcd3';
-const [hosts, rate, seconds, locks] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const [hosts, rate, seconds, locks, holdMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
 const client = new Etcd3({ hosts: hosts.split(',') });
 const lease = client.lease(30);
 const leaseId = await lease.grant();
@@ -78,7 +83,8 @@ const tick = setInterval(() => {
     const value = 'b' + Date.now() + '-' + (seq++);
     sent++; inflight++;
     client.put(key).value(value).lease(leaseId).exec()
-      .then(() => { ok++; return client.delete().key(key).exec(); })
+      .then(() => { ok++; return new Promise((r) => setTimeout(r, holdMs)); })
+      .then(() => client.delete().key(key).exec())
       .finally(() => { inflight--; });
   }
 }, 10);
@@ -115,6 +121,7 @@ async function main() {
     config,
     store,
     createSource,
+    ...(values['inline-writes'] ? { writer: inlineWriter(store) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
     onFlushed: ({ committedAt, events }) => {
       for (const e of events) {
@@ -130,10 +137,10 @@ async function main() {
   await collector.start();
   const cpuBefore = process.cpuUsage();
   const started = Date.now();
-  console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, SQLite store, 2 drivers in child processes`);
+  console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, each held ${holdMs} ms, SQLite store, 2 drivers in child processes`);
   const drivers = [
-    { source: 'redis-bench', child: startChild(process.execPath, ['--input-type=module', '-e', redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount)], { cwd: repoRoot }) },
-    { source: 'etcd-bench', child: startChild(process.execPath, ['--input-type=module', '-e', etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount)], { cwd: repoRoot }) },
+    { source: 'redis-bench', child: startChild(process.execPath, ['--input-type=module', '-e', redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
+    { source: 'etcd-bench', child: startChild(process.execPath, ['--input-type=module', '-e', etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
   ];
   const driven: Record<string, { sent: number; ok: number }> = {};
   for (const d of drivers) {

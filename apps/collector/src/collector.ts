@@ -13,6 +13,7 @@ import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sourc
 import type { Store } from '@lockscope/store';
 import { Batcher } from './batcher.js';
 import { CollectorMetrics } from './metrics.js';
+import { workerWriter, type BatchWriter } from './store-writer.js';
 import { TimerQueue } from './timer-queue.js';
 
 export interface CollectorOptions {
@@ -22,6 +23,8 @@ export interface CollectorOptions {
   createSource: (config: SourceConfig) => LockSource;
   now?: () => number;
   log?: (line: string) => void;
+  /** Where batches are written; default a worker thread with its own store connection. */
+  writer?: BatchWriter;
   /** Called after every committed flush (the benchmark measures lag with it). */
   onFlushed?: (info: { committedAt: number; events: { type: string; source: string; holder: string | null; at: number }[] }) => void;
 }
@@ -49,6 +52,7 @@ export class Collector {
   private readonly rollups = new Map<string, RollupAccumulator>();
   private readonly dirtyRollups = new Set<string>();
   private readonly batcher: Batcher;
+  private readonly writer: BatchWriter;
   private readonly timers: TimerQueue;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -61,8 +65,9 @@ export class Collector {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
+    this.writer = options.writer ?? workerWriter(options.config.store.url);
     this.batcher = new Batcher({
-      store: options.store,
+      writer: this.writer,
       intervalMs: options.config.collector.flushInterval,
       metrics: this.metrics,
       now: this.now,
@@ -124,6 +129,7 @@ export class Collector {
     this.flushRollups(true);
     this.enqueueLockRows([...this.locks.keys()]);
     await this.batcher.stop(Math.max(100, deadline - this.now()));
+    await this.writer.close();
   }
 
   health() {

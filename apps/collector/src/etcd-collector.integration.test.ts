@@ -37,9 +37,14 @@ describe('collector over a real etcd', () => {
   const lockEvents = (name: string) => stack.events('etcd-test', name);
 
   it('three etcdctl lock contenders: one holder at a time, two waiters, increasing tokens, acquisition latency per waiter', async () => {
-    const contenders = [0, 1, 2].map(() => etcd.spawnEtcdctl(['lock', '/locks/job', 'sleep', '1']));
+    // The first holds until told to stop; the other two queue behind it, then each holds briefly.
+    const first = etcd.spawnEtcdctl(['lock', '/locks/job']);
+    const contenders = [first];
     try {
-      // While the first holds, the store shows one holder and two waiters.
+      await waitFor(async () => (await lockRow('/locks/job'))?.held, { timeoutMs: 15_000, message: 'the first holder in the store' });
+      contenders.push(etcd.spawnEtcdctl(['lock', '/locks/job', 'sleep', '0.5']));
+      await waitFor(async () => (await lockRow('/locks/job'))?.waiters === 1, { timeoutMs: 15_000, message: 'the first waiter' });
+      contenders.push(etcd.spawnEtcdctl(['lock', '/locks/job', 'sleep', '0.5']));
       const live = await waitFor(
         async () => {
           const row = await lockRow('/locks/job');
@@ -50,6 +55,7 @@ describe('collector over a real etcd', () => {
       expect(live.dialect).toBe('etcd-mutex');
       expect(live.token).toMatch(/^\d+$/);
       expect(JSON.parse(live.waiterQueue!)).toHaveLength(2);
+      await first.stop();
       await Promise.all(contenders.map((c) => c.exited));
       const holds = await waitFor(
         async () => {
@@ -65,10 +71,11 @@ describe('collector over a real etcd', () => {
         expect(Number(holds[i]!.acquiredAt)).toBeGreaterThanOrEqual(Number(holds[i - 1]!.endedAt));
       }
       expect(holds.every((h) => h.endReason === 'released')).toBe(true);
-      // The first acquired at once; the others waited while earlier holders slept 1 s each.
+      // The first acquired at once; the others waited while earlier holders held.
       expect(holds[0]!.waitMs).toBe(0);
-      expect(holds[1]!.waitMs).toBeGreaterThan(300);
-      expect(holds[2]!.waitMs).toBeGreaterThan(holds[1]!.waitMs!);
+      expect(holds[1]!.waitMs).toBeGreaterThan(0);
+      // The third also waited out the second's 0.5 s hold.
+      expect(holds[2]!.waitMs).toBeGreaterThan(holds[1]!.waitMs! + 400);
       const events = await lockEvents('/locks/job');
       expect(events.filter((e) => e.type === 'acquired').map((e) => e.valueMs)).toEqual(holds.map((h) => h.waitMs));
       // Each wait is exactly the time from the contender's key appearing to it holding.

@@ -427,6 +427,11 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
         health = { name: 'etcd-main', connected: true, lastSeenAt: Date.now(), lastError: '' };
         await waitFor(async () => (await store.prisma.alert.findFirst({ where: { rule: 'source_down' } }))?.state === 'resolved', { timeoutMs: 3_000 });
         expect(m.openCounts().get('source_down')).toBeUndefined();
+        // Connected but silent: an etcd source heartbeats every 10 s, so silence counts after 20 s (the larger of that and 300 ms).
+        const t = Date.now();
+        expect(m.onSourceHealth({ name: 'etcd-2', kind: 'etcd', connected: true, lastSeenAt: t - 20_000 }, t)).toMatchObject([{ kind: 'open', rule: 'source_down' }]);
+        // A Redis source has no idle heartbeat: a long quiet is not an outage.
+        expect(m.onSourceHealth({ name: 'redis-2', kind: 'redis', connected: true, lastSeenAt: t - 3_600_000 }, t)).toEqual([]);
       });
     });
   });

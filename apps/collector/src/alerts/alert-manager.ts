@@ -15,6 +15,21 @@ import type { Alert, Store, StoreClient } from '@lockscope/store';
 import type { AlertNotification } from './payloads.js';
 import { WebhookDelivery, type DeliveryOptions } from './webhook-delivery.js';
 
+/** SourceHealth of @lockscope/sources as the manager reads it. */
+export type SourceHealthWithKind = SourceHealthInput & { kind?: string };
+
+/**
+ * The etcd source asks for a progress answer every 10 s when idle (HEARTBEAT_MS in
+ * packages/sources/src/etcd/etcd-source.ts). The Redis source has no idle heartbeat
+ * yet, so its silence is not judged (only disconnection).
+ */
+const ETCD_HEARTBEAT_MS = 10_000;
+
+function withHeartbeat(health: SourceHealthWithKind): SourceHealthInput {
+  if (health.heartbeatMs !== undefined) return health;
+  return { ...health, heartbeatMs: health.kind === 'etcd' ? ETCD_HEARTBEAT_MS : null };
+}
+
 /** The one gauge method used, so the prom-client Gauge of CollectorMetrics fits and tests need no registry. */
 export interface OpenAlertsGauge {
   set(labels: { rule: string }, value: number): void;
@@ -29,7 +44,7 @@ export interface AlertManagerOptions {
   /** CollectorMetrics.openAlerts: lockscope_open_alerts{rule}. */
   openAlertsGauge?: OpenAlertsGauge;
   /** Polled for the source_down rule (silence is judged from lastSeenAt, which a source updates without telling). */
-  sourceHealth?: () => Iterable<SourceHealthInput>;
+  sourceHealth?: () => Iterable<SourceHealthWithKind>;
   /** How often sourceHealth is polled (default: a quarter of sourceDownAfter, at most 5 s). */
   healthPollMs?: number;
   /** Webhook timing knobs (tests shorten the backoff). */
@@ -140,8 +155,9 @@ export class AlertManager {
     return this.apply(() => this.engine.onAcquisition(lock, waitMs, at));
   }
 
-  onSourceHealth(health: SourceHealthInput, at: number = this.now()): AlertTransition[] {
-    return this.apply(() => this.engine.onSourceHealth(health, at));
+  /** A source's health (the sources' SourceHealth fits); an etcd source is known to heartbeat, so its silence counts. */
+  onSourceHealth(health: SourceHealthWithKind, at: number = this.now()): AlertTransition[] {
+    return this.apply(() => this.engine.onSourceHealth(withHeartbeat(health), at));
   }
 
   /** Fires time-driven rules due by `at` (the manager's own timer calls this; tests may too). */
