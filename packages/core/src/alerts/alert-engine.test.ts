@@ -200,11 +200,21 @@ describe('source_down', () => {
     expect(e.onSourceHealth({ name: 'etcd-main', connected: true, lastSeenAt: T0 + 40_000 }, T0 + 40_000)).toMatchObject([{ kind: 'resolve', rule: 'source_down' }]);
   });
 
-  it('fires when connected but silent past the threshold', () => {
+  it('fires when a heartbeating source is connected but silent past the threshold', () => {
     const e = engine({ sourceDownAfter: '30s' });
-    e.onSourceHealth({ name: 'redis-main', connected: true, lastSeenAt: T0 }, T0);
+    e.onSourceHealth({ name: 'etcd-main', connected: true, lastSeenAt: T0, heartbeatMs: 10_000 }, T0);
     expect(e.tick(T0 + 29_999)).toEqual([]);
     expect(e.tick(T0 + 30_000)).toMatchObject([{ kind: 'open', rule: 'source_down', message: expect.stringContaining('silent') }]);
+    expect(e.onSourceHealth({ name: 'etcd-main', connected: true, lastSeenAt: T0 + 31_000, heartbeatMs: 10_000 }, T0 + 31_000)).toMatchObject([{ kind: 'resolve' }]);
+  });
+
+  it('never calls an idle source without heartbeats silent, and waits two heartbeats when they are slower than the threshold', () => {
+    const e = engine({ sourceDownAfter: '5s' });
+    e.onSourceHealth({ name: 'redis-main', connected: true, lastSeenAt: T0 }, T0);
+    e.onSourceHealth({ name: 'etcd-main', connected: true, lastSeenAt: T0, heartbeatMs: 10_000 }, T0);
+    expect(e.tick(T0 + 19_999)).toEqual([]);
+    expect(e.tick(T0 + 20_000)).toMatchObject([{ rule: 'source_down', source: 'etcd-main' }]);
+    expect(e.tick(T0 + 3_600_000)).toEqual([]);
   });
 
   it('a short blip does not fire', () => {

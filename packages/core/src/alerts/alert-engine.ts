@@ -27,6 +27,13 @@ export interface SourceHealthInput {
   /** Wall ms the backend last answered; null when never. */
   lastSeenAt: number | null;
   lastError?: string | null;
+  /**
+   * How often the source proves itself alive while idle (etcd progress requests),
+   * in ms. Silence is judged only for sources that heartbeat: an idle source
+   * without one (Redis today) is quiet, not down. It is judged silent after
+   * max(sourceDownAfter, 2 x heartbeatMs).
+   */
+  heartbeatMs?: number | null;
 }
 
 /** An alert that was open before a restart (from the store). */
@@ -76,6 +83,7 @@ interface SourceState {
   lastSeenAt: number | null;
   lastError: string | null;
   downSince: number | null;
+  heartbeatMs: number | null;
   open: boolean;
 }
 
@@ -236,7 +244,7 @@ export class AlertEngine {
     const out: AlertTransition[] = [];
     let st = this.sources.get(health.name);
     if (!st) {
-      st = { name: health.name, connected: health.connected, lastSeenAt: null, lastError: null, downSince: null, open: false };
+      st = { name: health.name, connected: health.connected, lastSeenAt: null, lastError: null, downSince: null, heartbeatMs: null, open: false };
       this.sources.set(health.name, st);
     }
     if (!health.connected) st.downSince ??= at;
@@ -244,6 +252,7 @@ export class AlertEngine {
     st.connected = health.connected;
     st.lastSeenAt = health.lastSeenAt;
     st.lastError = health.lastError ?? null;
+    st.heartbeatMs = health.heartbeatMs != null && health.heartbeatMs > 0 ? health.heartbeatMs : null;
     this.evaluateSource(out, st, at);
     this.scheduleSource(st, at);
     return out;
@@ -264,7 +273,7 @@ export class AlertEngine {
         this.open.set(sourceKey(seed.source), { rule: 'source_down', lockId: null, source: seed.source, lockName: null, startedAt: seed.startedAt });
         let st = this.sources.get(seed.source);
         if (!st) {
-          st = { name: seed.source, connected: false, lastSeenAt: null, lastError: null, downSince: seed.startedAt, open: true };
+          st = { name: seed.source, connected: false, lastSeenAt: null, lastError: null, downSince: seed.startedAt, heartbeatMs: null, open: true };
           this.sources.set(seed.source, st);
         }
         st.open = true;
@@ -419,12 +428,13 @@ export class AlertEngine {
       }
       return;
     }
-    if (st.connected && st.lastSeenAt !== null && at - st.lastSeenAt >= after) {
+    const silentAfter = silenceLimit(st, after);
+    if (st.connected && st.lastSeenAt !== null && silentAfter !== null && at - st.lastSeenAt >= silentAfter) {
       const silentFor = at - st.lastSeenAt;
       this.openSource(out, st, at, silentFor, `Source ${showText(st.name)} is connected but has been silent for ${formatMs(silentFor)} (no event, progress or ping).`);
       return;
     }
-    if (st.connected && this.open.has(key)) {
+    if (st.connected && this.open.has(key) && (st.lastSeenAt === null || silentAfter === null || at - st.lastSeenAt < silentAfter)) {
       this.open.delete(key);
       st.open = false;
       out.push({ kind: 'resolve', rule: 'source_down', key, lockId: null, source: st.name, lockName: null, at, value: null, threshold: after, message: `Source ${showText(st.name)} answers again.` });
@@ -444,7 +454,10 @@ export class AlertEngine {
     let due: number | null = null;
     if (!st.open) {
       if (!st.connected && st.downSince !== null) due = st.downSince + after;
-      else if (st.connected && st.lastSeenAt !== null) due = st.lastSeenAt + after;
+      else if (st.connected && st.lastSeenAt !== null) {
+        const silentAfter = silenceLimit(st, after);
+        if (silentAfter !== null) due = st.lastSeenAt + silentAfter;
+      }
     }
     if (due === null || due <= at) this.due.cancel(`s:${st.name}`);
     else this.due.schedule(`s:${st.name}`, due);
@@ -505,6 +518,10 @@ export class AlertEngine {
     this.due.cancel(`l:${s.ref.lockId}`);
     if (!s.hold && s.waiters === 0 && s.open.size === 0) this.locks.delete(s.ref.lockId);
   }
+}
+
+function silenceLimit(st: SourceState, after: number): number | null {
+  return st.heartbeatMs === null ? null : Math.max(after, 2 * st.heartbeatMs);
 }
 
 function lockKey(rule: AlertRule, lockId: string): string {
