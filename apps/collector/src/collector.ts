@@ -60,6 +60,7 @@ export class Collector {
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly pendingChecks = new Set<Promise<void>>();
+  private readonly heldCount = new Map<string, number>();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -173,10 +174,9 @@ export class Collector {
         const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(name));
         entry = { tracker, source: obs.source, name, observedAt: obs.at };
         this.locks.set(tracker.lockId, entry);
-        this.updateHeldGauges();
       }
       entry.observedAt = obs.at;
-      this.handle(entry, entry.tracker.apply(obs));
+      this.run(entry, (t) => t.apply(obs));
     } catch (error) {
       // One malformed observation must never take the agent down.
       this.log(`collector: dropped an observation for ${JSON.stringify(displayKey(obs.key))} on ${obs.source}: ${(error as Error).stack ?? error}`);
@@ -187,7 +187,7 @@ export class Collector {
     for (const entry of this.locks.values()) {
       if (entry.source !== source) continue;
       if (entry.tracker.hold && !liveKeysHex.has(entry.tracker.keyHex)) {
-        this.handle(entry, entry.tracker.end(at, 'unknown'));
+        this.run(entry, (t) => t.end(at, 'unknown'));
       }
     }
   }
@@ -238,7 +238,19 @@ export class Collector {
     this.dirtyRollups.add(`${lockId}|${rollup.bucket}`);
     this.enqueueLockRows([lockId]);
     this.scheduleTimers(lockId);
-    this.updateHeldGauges();
+  }
+
+  /** Applies one tracker operation and keeps the per-source held count exact without rescanning. */
+  private run(entry: TrackedLock, op: (tracker: LockTracker) => ApplyResult): void {
+    const wasHeld = entry.tracker.hold !== null;
+    const result = op(entry.tracker);
+    const isHeld = entry.tracker.hold !== null;
+    if (wasHeld !== isHeld) {
+      const n = (this.heldCount.get(entry.source) ?? 0) + (isHeld ? 1 : -1);
+      this.heldCount.set(entry.source, n);
+      this.metrics.locksHeld.set({ source: entry.source }, n);
+    }
+    this.handle(entry, result);
   }
 
   private rollupFor(lockId: string, source: string, at: number): RollupAccumulator {
@@ -298,7 +310,7 @@ export class Collector {
     // `expire` events, so near-expiry needs no round trip; expiry does (lazy expiry).
     const needsCheck = kind === 'exp' || this.sourceKinds.get(entry.source) === 'etcd';
     if (!needsCheck || !source) {
-      this.handle(entry, entry.tracker.checkpoint(Math.max(this.now(), dueAt)));
+      this.run(entry, (t) => t.checkpoint(Math.max(this.now(), dueAt)));
       return;
     }
     const check = source
@@ -306,13 +318,13 @@ export class Collector {
       .then(
         (result) => {
           if (this.stopping) return;
-          this.handle(entry, entry.tracker.checkpoint(this.now(), result));
+          this.run(entry, (t) => t.checkpoint(this.now(), result));
         },
         (error: Error) => {
           // Backend unreachable: judge by time alone, and look again shortly.
           this.log(`collector: lease check for ${JSON.stringify(entry.name)} on ${entry.source} failed: ${error.message}`);
           if (this.stopping) return;
-          this.handle(entry, entry.tracker.checkpoint(this.now()));
+          this.run(entry, (t) => t.checkpoint(this.now()));
           if (kind === 'exp' && entry.tracker.hold) this.timers.schedule(key, this.now() + 1_000);
         },
       )
@@ -320,13 +332,14 @@ export class Collector {
     this.pendingChecks.add(check);
   }
 
+  /** Recounts held locks per source (at start; run() keeps it current after). */
   private updateHeldGauges(): void {
-    const held = new Map<string, number>();
-    for (const name of this.sources.keys()) held.set(name, 0);
+    this.heldCount.clear();
+    for (const name of this.sources.keys()) this.heldCount.set(name, 0);
     for (const entry of this.locks.values()) {
-      if (entry.tracker.hold) held.set(entry.source, (held.get(entry.source) ?? 0) + 1);
+      if (entry.tracker.hold) this.heldCount.set(entry.source, (this.heldCount.get(entry.source) ?? 0) + 1);
     }
-    for (const [source, n] of held) this.metrics.locksHeld.set({ source }, n);
+    for (const [source, n] of this.heldCount) this.metrics.locksHeld.set({ source }, n);
   }
 
   private async purge(): Promise<void> {
