@@ -196,8 +196,8 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     try {
       const store = await openStore({ url: target.url });
       try {
-        for (const attempt of [store.writeBatch({ events: [eventRow()] }), store.loadLiveLocks('etcd-main')]) {
-          const error = await caught(attempt);
+        for (const attempt of [() => store.writeBatch({ events: [eventRow()] }), () => store.loadLiveLocks('etcd-main')]) {
+          const error = await caught(attempt());
           expect(isLockscopeError(error, 'STORE_UNAVAILABLE')).toBe(true);
           expect((error as Error).message).toMatch(/is not migrated .*npm run db:migrate/s);
           expect((error as Error).message).not.toContain('invocation');
@@ -373,6 +373,55 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     });
   });
 
+  it('another process writing the same store at the same time: both processes land every batch', async () => {
+    await withStore(provider, async (store, target) => {
+      const script = `
+        import { openStore } from './src/index.ts';
+        const store = await openStore({ url: process.env.STORE_URL });
+        for (let b = 0; b < 30; b++) {
+          await store.writeBatch({
+            events: Array.from({ length: 300 }, (_, i) => ({ lockId: 'child', source: 's', at: b * 1000 + i, type: 'acquired' })),
+            locks: [{ id: 'shared', source: 's', name: 'child', rawKey: '00', dialect: 'd', firstSeenAt: 1, lastChangeAt: b }],
+          });
+        }
+        await store.recordAudit({ at: 1, actor: 'child', host: 'h', action: 'release', source: 's', lockName: 'n', reason: 'r', result: 'released' });
+        await store.close();
+      `;
+      const child = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          cwd: storeDir,
+          env: { ...process.env, STORE_URL: target.url },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        proc.on('error', reject);
+        proc.on('close', (code) => resolve({ code, stderr }));
+      });
+      // Keep writing for as long as the child runs, so the two really overlap.
+      let childDone = false;
+      void child.finally(() => (childDone = true));
+      let batches = 0;
+      while (!childDone) {
+        await store.writeBatch({
+          events: Array.from({ length: 300 }, (_, i) => eventRow({ lockId: 'parent', at: batches * 1000 + i })),
+          locks: [lockRow({ id: 'shared', name: 'parent', lastChangeAt: batches })],
+        });
+        batches += 1;
+        // better-sqlite3 is synchronous: give the event loop a turn to see the child exit.
+        await new Promise((r) => setImmediate(r));
+      }
+      const { code, stderr } = await child;
+      expect(code, stderr).toBe(0);
+      const counts = await store.prisma.event.groupBy({ by: ['lockId'], _count: { _all: true }, orderBy: { lockId: 'asc' } });
+      expect(counts.map((c) => [c.lockId, c._count._all])).toEqual([
+        ['child', 9_000],
+        ['parent', batches * 300],
+      ]);
+      expect((await store.listAudit()).map((a) => a.actor)).toEqual(['child']);
+    });
+  });
+
   it('bad values are refused before anything is written', async () => {
     await withStore(provider, async (store) => {
       const error = await caught(store.writeBatch({ events: [eventRow(), eventRow({ at: Number.NaN })] }));
@@ -447,8 +496,8 @@ describe('store errors', () => {
   it('unreachable PostgreSQL is STORE_UNAVAILABLE naming the URL without the password', async () => {
     const port = await freePort();
     const url = `postgresql://lockscope:hunter2@127.0.0.1:${port}/lockscope`;
-    for (const attempt of [openStore({ url }), migrate(url)]) {
-      const error = await caught(attempt);
+    for (const attempt of [() => openStore({ url }), () => migrate(url)]) {
+      const error = await caught(attempt());
       expect(error).toBeInstanceOf(LockscopeError);
       expect((error as LockscopeError).code).toBe('STORE_UNAVAILABLE');
       expect((error as Error).message).toContain(`127.0.0.1:${port}`);
@@ -474,8 +523,8 @@ describe('store errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockscope-store-'));
     try {
       mkdirSync(join(dir, 'is-a-dir.db'));
-      for (const attempt of [openStore({ url: `file:${join(dir, 'is-a-dir.db')}` }), migrate(`file:${join(dir, 'is-a-dir.db')}`)]) {
-        const error = await caught(attempt);
+      for (const attempt of [() => openStore({ url: `file:${join(dir, 'is-a-dir.db')}` }), () => migrate(`file:${join(dir, 'is-a-dir.db')}`)]) {
+        const error = await caught(attempt());
         expect(isLockscopeError(error, 'STORE_UNAVAILABLE')).toBe(true);
         expect((error as Error).message).toContain('is-a-dir.db');
       }
