@@ -20,16 +20,22 @@ interface Pending {
   /** Latest row per lock, built at flush time; observedAt for ingest lag. */
   locks: Map<string, { build: () => LockRow; observedAt: number }>;
   rollups: Map<string, RollupRow>;
-  sources: Map<string, SourceUpdate>;
+  /** Sources whose health changed since the last flush. */
+  sources: Set<string>;
   resume: Map<string, string>;
 }
 
+const SOURCE_REFRESH_MS = 5_000;
+
 function emptyPending(): Pending {
-  return { events: [], holds: [], locks: new Map(), rollups: new Map(), sources: new Map(), resume: new Map() };
+  return { events: [], holds: [], locks: new Map(), rollups: new Map(), sources: new Set(), resume: new Map() };
 }
 
 export interface BatcherOptions {
   writer: BatchWriter;
+  /** Current health and lock count of a source, read at flush time. */
+  describeSource: (name: string) => SourceUpdate | undefined;
+  sourceNames: () => Iterable<string>;
   intervalMs: number;
   metrics: CollectorMetrics;
   now: () => number;
@@ -50,6 +56,8 @@ export class Batcher {
   private lastError: string | null = null;
   private nextAttemptAt = 0;
   private readonly sourceState = new Map<string, Required<SourceRow>>();
+  private readonly lagBySource = new Map<string, number>();
+  private lastSourceRefresh = 0;
 
   constructor(private readonly options: BatcherOptions) {}
 
@@ -105,8 +113,9 @@ export class Batcher {
     this.pending.rollups.set(`${row.lockId}|${row.bucket}`, row);
   }
 
-  setSource(update: SourceUpdate): void {
-    this.pending.sources.set(update.name, update);
+  /** The source's health changed: write its row with the next flush. */
+  touchSource(name: string): void {
+    this.pending.sources.add(name);
   }
 
   setResumeRevision(source: string, revision: string): void {
@@ -136,29 +145,37 @@ export class Batcher {
     const taken = this.pending;
     this.pending = emptyPending();
     const now = this.options.now();
+    let oldestObservation = Infinity;
+    const locks: LockRow[] = [];
+    const observedBySource = new Map<string, number>();
+    for (const { build, observedAt } of taken.locks.values()) {
+      const row = build();
+      locks.push(row);
+      oldestObservation = Math.min(oldestObservation, observedAt);
+      observedBySource.set(row.source, Math.min(observedBySource.get(row.source) ?? Infinity, observedAt));
+    }
     const sources: Required<SourceRow>[] = [];
-    for (const name of new Set([...taken.sources.keys(), ...taken.resume.keys()])) {
+    const names = new Set([...taken.sources, ...taken.resume.keys(), ...observedBySource.keys()]);
+    // Idle sources still get their row refreshed now and then (connected, last seen).
+    if (now - this.lastSourceRefresh >= SOURCE_REFRESH_MS) {
+      for (const name of this.options.sourceNames()) names.add(name);
+      this.lastSourceRefresh = now;
+    }
+    for (const name of names) {
       const prev = this.sourceState.get(name);
-      const update = taken.sources.get(name);
-      const row: Required<SourceRow> = {
+      const update = this.options.describeSource(name);
+      sources.push({
         name,
         kind: update?.kind ?? prev?.kind ?? 'unknown',
         connected: update?.connected ?? prev?.connected ?? false,
         lastError: update ? update.lastError : (prev?.lastError ?? null),
         lastEventAt: update?.lastEventAt ?? prev?.lastEventAt ?? null,
         lastSeenAt: update?.lastSeenAt ?? prev?.lastSeenAt ?? null,
-        ingestLagMs: prev?.ingestLagMs ?? null,
+        ingestLagMs: this.lagBySource.get(name) ?? prev?.ingestLagMs ?? null,
         resumeRevision: taken.resume.get(name) ?? prev?.resumeRevision ?? null,
         lockCount: update?.lockCount ?? prev?.lockCount ?? 0,
         updatedAt: now,
-      };
-      sources.push(row);
-    }
-    let oldestObservation = Infinity;
-    const locks: LockRow[] = [];
-    for (const { build, observedAt } of taken.locks.values()) {
-      locks.push(build());
-      oldestObservation = Math.min(oldestObservation, observedAt);
+      });
     }
     const batch: Required<WriteBatch> = { sources, locks, holds: taken.holds, events: taken.events, rollups: [...taken.rollups.values()] };
     this.options.metrics.bufferedRows.set(this.bufferedRows() + batch.events.length + batch.locks.length);
@@ -182,6 +199,8 @@ export class Batcher {
     for (const row of sources) this.sourceState.set(row.name, row);
     const committedAt = this.options.now();
     if (Number.isFinite(oldestObservation)) this.options.metrics.ingestLag.set(Math.max(0, committedAt - oldestObservation) / 1000);
+    // Written with the next flush: a row cannot carry the time of its own commit.
+    for (const [source, observedAt] of observedBySource) this.lagBySource.set(source, Math.max(0, Math.round(committedAt - observedAt)));
     this.options.metrics.eventsIngested.inc(batch.events.length);
     this.options.metrics.bufferedRows.set(this.bufferedRows());
     this.options.onFlushed?.({ committedAt, events: batch.events.map((e) => ({ type: e.type, source: e.source, holder: e.holder ?? null, at: e.at })) });
@@ -194,7 +213,7 @@ export class Batcher {
     p.holds = [...taken.holds, ...p.holds];
     for (const [k, v] of taken.locks) if (!p.locks.has(k)) p.locks.set(k, v);
     for (const [k, v] of taken.rollups) if (!p.rollups.has(k)) p.rollups.set(k, v);
-    for (const [k, v] of taken.sources) if (!p.sources.has(k)) p.sources.set(k, v);
+    for (const name of taken.sources) p.sources.add(name);
     for (const [k, v] of taken.resume) if (!p.resume.has(k)) p.resume.set(k, v);
   }
 }

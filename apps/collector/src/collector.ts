@@ -11,7 +11,7 @@ import {
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
 import type { Store } from '@lockscope/store';
-import { Batcher } from './batcher.js';
+import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics } from './metrics.js';
 import { workerWriter, type BatchWriter } from './store-writer.js';
 import { TimerQueue } from './timer-queue.js';
@@ -61,6 +61,7 @@ export class Collector {
   private stopping = false;
   private readonly pendingChecks = new Set<Promise<void>>();
   private readonly heldCount = new Map<string, number>();
+  private readonly lockCount = new Map<string, number>();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -69,6 +70,8 @@ export class Collector {
     this.writer = options.writer ?? workerWriter(options.config.store.url);
     this.batcher = new Batcher({
       writer: this.writer,
+      describeSource: (name) => this.describeSource(name),
+      sourceNames: () => this.sources.keys(),
       intervalMs: options.config.collector.flushInterval,
       metrics: this.metrics,
       now: this.now,
@@ -96,6 +99,7 @@ export class Collector {
           try {
             const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(row.name));
             this.locks.set(tracker.lockId, { tracker, source: source.name, name: row.name, observedAt: this.now() });
+            this.lockCount.set(source.name, (this.lockCount.get(source.name) ?? 0) + 1);
             this.scheduleTimers(tracker.lockId);
           } catch (error) {
             this.log(`collector: ignoring unreadable saved state for lock ${JSON.stringify(row.name)}: ${(error as Error).message}`);
@@ -174,6 +178,7 @@ export class Collector {
         const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(name));
         entry = { tracker, source: obs.source, name, observedAt: obs.at };
         this.locks.set(tracker.lockId, entry);
+        this.lockCount.set(obs.source, (this.lockCount.get(obs.source) ?? 0) + 1);
       }
       entry.observedAt = obs.at;
       this.run(entry, (t) => t.apply(obs));
@@ -194,17 +199,23 @@ export class Collector {
 
   private onHealth(sourceName: string, health: SourceHealth): void {
     this.metrics.sourceUp.set({ source: sourceName }, health.connected ? 1 : 0);
-    let lockCount = 0;
-    for (const entry of this.locks.values()) if (entry.source === sourceName) lockCount++;
-    this.batcher.setSource({
-      name: sourceName,
+    this.batcher.touchSource(sourceName);
+  }
+
+  private describeSource(name: string): SourceUpdate | undefined {
+    const source = this.sources.get(name);
+    if (!source) return undefined;
+    const health = source.health();
+    this.metrics.sourceUp.set({ source: name }, health.connected ? 1 : 0);
+    return {
+      name,
       kind: health.kind,
       connected: health.connected,
       lastError: health.lastError,
       lastEventAt: health.lastEventAt,
       lastSeenAt: health.lastSeenAt,
-      lockCount,
-    });
+      lockCount: this.lockCount.get(name) ?? 0,
+    };
   }
 
   private handle(entry: TrackedLock, result: ApplyResult): void {

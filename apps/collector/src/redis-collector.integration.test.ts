@@ -92,6 +92,20 @@ describe('collector over a real Redis', () => {
     expect(JSON.parse(fair.waiterQueue!).map((w: { holder: string }) => w.holder)).toEqual([w1, w2]);
   });
 
+  it('records the source health, last event and ingest lag in the store', async () => {
+    await redis.cli(['SET', 'lock:health', 'tok', 'PX', '60000']);
+    await waitFor(async () => (await lockRow('lock:health'))?.held, { message: 'the lock' });
+    await redis.cli(['PEXPIRE', 'lock:health', '60000']);
+    const source = await waitFor(async () => {
+      const row = await stack.store.prisma.source.findUnique({ where: { name: 'redis-test' } });
+      return row?.ingestLagMs !== null && row?.ingestLagMs !== undefined ? row : undefined;
+    }, { message: 'the source row with its ingest lag' });
+    expect(source).toMatchObject({ kind: 'redis', connected: true, lastError: null });
+    expect(source.ingestLagMs).toBeGreaterThanOrEqual(0);
+    expect(source.ingestLagMs).toBeLessThan(5_000);
+    expect(Number(source.lastEventAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
   it('stores keys with odd bytes, control characters and a 1 MB value safely and keeps running', async () => {
     await redis.cli(['-x', 'SET', 'lock:\x1b[31mred\x07'], { stdin: 'v'.repeat(1024 * 1024) });
     // Bytes 0xff 0xfe are not UTF-8: the Lua script builds the key in Redis itself.
