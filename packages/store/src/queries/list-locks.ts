@@ -1,3 +1,4 @@
+import { join } from '@prisma/client/runtime/client';
 import { bucketOf, DIALECTS } from '@lockscope/core';
 import type { Prisma } from '../generated/postgresql/client/client.js';
 import { dialectShowsWaiters, toLockSummary, type LockSummary } from './lock-view.js';
@@ -95,10 +96,7 @@ export async function listLocks(options: ListLocksOptions): Promise<LockList> {
     const [rollups, alerts] = await Promise.all([
       observableIds.length === 0
         ? Promise.resolve([])
-        : db.rollup.findMany({
-            where: { lockId: { in: observableIds }, bucket: { gte: BigInt(bucketOf(now - p95WindowMs)) }, acqLatencySketch: { not: null } },
-            select: { lockId: true, acqLatencySketch: true },
-          }),
+        : db.$queryRaw<{ lockId: string; acqLatencySketch: Uint8Array }[]>`SELECT "lockId", "acqLatencySketch" FROM "Rollup" WHERE "lockId" IN (${join(observableIds)}) AND "bucket" >= ${BigInt(bucketOf(now - p95WindowMs))} AND "acqLatencySketch" IS NOT NULL`,
       ids.length === 0
         ? Promise.resolve([])
         : db.alert.groupBy({ by: ['lockId'], where: { lockId: { in: ids }, state: 'firing' }, _count: { _all: true } }),

@@ -1,4 +1,4 @@
-import { LatencySketch } from '@lockscope/core';
+import { LatencySketch, type QuantileSummary } from '@lockscope/core';
 
 /**
  * Merges the stored sketches of many rollup rows (core's LatencySketch codec)
@@ -20,6 +20,18 @@ export class MergedSketch {
       return;
     }
     (this.sketch ??= new LatencySketch()).merge(part);
+  }
+
+  /** Adds everything `other` holds; `other` stays as it is. */
+  merge(other: MergedSketch): void {
+    this.corrupt += other.corrupt;
+    if (other.sketch) (this.sketch ??= new LatencySketch()).merge(other.sketch);
+  }
+
+  /** Quantiles in core's shape; null when nothing was recorded. */
+  summary(): QuantileSummary | null {
+    if (!this.sketch || this.sketch.count === 0) return null;
+    return { p50: this.quantile(0.5)!, p95: this.quantile(0.95)!, p99: this.quantile(0.99)!, count: this.sketch.count };
   }
 
   get count(): number {
