@@ -69,6 +69,8 @@ function fail(message) {
 /** Every long-running process we started, in start order; stopped in reverse. */
 const started = [];
 let shuttingDown = null;
+/** The running `npm run build`, stopped too if the demo is told to stop meanwhile. */
+let buildChild = null;
 
 function isAlive(pid) {
   try {
@@ -167,6 +169,10 @@ async function stopProcess(proc, graceMs) {
 async function shutdown(code) {
   if (shuttingDown) return shuttingDown;
   shuttingDown = (async () => {
+    if (buildChild && buildChild.exitCode === null && buildChild.signalCode === null) {
+      buildChild.kill('SIGTERM');
+      await new Promise((r) => buildChild.once('exit', r));
+    }
     if (started.some((p) => !p.exited)) console.log('\ndemo: stopping everything it started ...');
     // Reverse order: the simulator releases its locks while the collector still watches,
     // the collector flushes before the store's readers and the backends go away.
@@ -429,9 +435,25 @@ function build() {
     if (missing.length > 0) fail(`LOCKSCOPE_DEMO_SKIP_BUILD=1 but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing; run npm run build first.`);
     return stepDone('skipped (LOCKSCOPE_DEMO_SKIP_BUILD=1); build outputs present');
   }
-  const r = run('npm', ['run', 'build'], { quiet: true });
-  if (r.status !== 0) fail(`npm run build failed:\n${`${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n')}`);
-  stepDone();
+  // Output goes to a log; a line every 15 s shows it is still working (the first build takes a minute or two).
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, 'build.log');
+  const fd = openSync(logFile, 'w');
+  const child = spawn('npm', ['run', 'build'], { cwd: root, env: childEnv({}), stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  buildChild = child;
+  const ticker = setInterval(() => console.log(`      still building ... ${Math.round((performance.now() - stepStarted) / 1000)}s (log: ${logFile})`), 15_000);
+  return new Promise((resolveBuild, rejectBuild) => {
+    const finish = (code) => {
+      clearInterval(ticker);
+      if (code === 0) {
+        stepDone();
+        resolveBuild();
+      } else rejectBuild(new DemoError(`npm run build failed (${code}). Last lines of ${logFile}:\n${tail(logFile, 40)}`));
+    };
+    child.once('exit', (code, signal) => finish(code ?? signal));
+    child.once('error', (error) => finish(error.message));
+  });
 }
 
 async function startBackends() {
@@ -490,7 +512,8 @@ async function checkBackends() {
   const version = (bin) => {
     const r = spawnSync(onPath(bin), ['--version'], { encoding: 'utf8' });
     if (r.status !== 0) fail(`${bin} --version failed: ${(r.stderr || r.error?.message || '').trim()}`);
-    return r.stdout.split('\n')[0].trim();
+    const first = r.stdout.split('\n')[0].trim();
+    return /^Redis server v=\S+/.exec(first)?.[0].replace('Redis server v=', 'redis-server ') ?? first.replace(/^etcd Version: /, 'etcd ');
   };
   if (etcdUrl) {
     await waitUntil(`etcd at ${etcdUrl} (LOCKSCOPE_DEMO_ETCD)`, () => httpOk(`${etcdUrl.replace(/\/$/, '')}/health`, (s) => s === 200), 10_000);
@@ -572,7 +595,7 @@ async function main() {
   ensureDependencies();
 
   step('Building (npm run build)');
-  build();
+  await build();
 
   step(checkOnly ? 'Choosing ports and checking etcd and Redis' : 'Starting etcd and Redis');
   const collectorPort = await pickPort('collector', 9464, { lastFirst: false });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { requireBinary, waitFor } from '@lockscope/testing';
+import { requireBinary, startEtcd, startRedis, waitFor } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -92,6 +92,40 @@ describe('npm run demo', () => {
       rmSync(bin, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('--check uses etcd and Redis that are already running (LOCKSCOPE_DEMO_ETCD/REDIS) without needing the binaries', async () => {
+    const etcd = await startEtcd();
+    const redis = await startRedis().catch(async (error: unknown) => {
+      await etcd.stop();
+      throw error;
+    });
+    const demoDir = mkdtempSync(join(tmpdir(), 'lockscope-demo-check-'));
+    const bin = binDir({ node: process.execPath, npm: requireBinary('npm'), sh: requireBinary('sh') });
+    try {
+      const r = await runDemo(root, ['--check'], baseEnv({
+        PATH: bin,
+        LOCKSCOPE_DEMO_DIR: demoDir,
+        LOCKSCOPE_DEMO_SKIP_BUILD: '1',
+        LOCKSCOPE_DEMO_ETCD: etcd.endpoints[0]!,
+        LOCKSCOPE_DEMO_REDIS: redis.url,
+      }));
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain(`using etcd at ${etcd.endpoints[0]} and Redis at ${redis.url}`);
+      expect(r.out).toContain('Check passed.');
+      expect(r.out).not.toMatch(/^\s+etcd --data-dir/m);
+      expect(r.out).toContain(`--etcd ${etcd.endpoints[0]} --redis ${redis.url}`);
+      const config = readFileSync(join(demoDir, 'lockscope.yaml'), 'utf8');
+      expect(config).toContain(JSON.stringify(etcd.endpoints[0]));
+      expect(config).toContain(JSON.stringify(redis.url));
+      // The store was migrated by the check.
+      expect(existsSync(join(demoDir, 'lockscope.db'))).toBe(true);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+      rmSync(demoDir, { recursive: true, force: true });
+      await redis.stop();
+      await etcd.stop();
+    }
+  }, 90_000);
 
   it('runs for real: the dashboard answers, the collector is healthy, the fleet runs; Ctrl-C leaves nothing running, and a second run works too', async () => {
     // `npm test` builds first; the demo's own build step is `npm run build`, skipped here so two builds never race.
