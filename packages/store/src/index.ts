@@ -8,3 +8,4 @@ export type { PurgeOptions } from './read.js';
 export type * from './types.js';
 // Model types of the generated client (identical for both providers), for typed reads.
 export type { Source, Lock, Hold, Event, Rollup, Alert, Delivery, AuditRecord, Prisma } from './generated/postgresql/client/client.js';
+export * from './queries/index.js';
