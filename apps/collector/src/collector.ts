@@ -11,6 +11,7 @@ import {
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
 import type { Store } from '@lockscope/store';
+import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics } from './metrics.js';
 import { workerWriter, type BatchWriter } from './store-writer.js';
@@ -46,6 +47,7 @@ const RETENTION_EVERY_MS = 10 * 60_000;
  */
 export class Collector {
   readonly metrics = new CollectorMetrics();
+  readonly alerts: AlertManager;
   private readonly sources = new Map<string, LockSource>();
   private readonly sourceKinds = new Map<string, 'etcd' | 'redis'>();
   private readonly locks = new Map<string, TrackedLock>();
@@ -68,6 +70,14 @@ export class Collector {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
     this.writer = options.writer ?? workerWriter(options.config.store.url);
+    this.alerts = new AlertManager({
+      config: options.config.alerts,
+      store: options.store,
+      now: this.now,
+      log: this.log,
+      openAlertsGauge: this.metrics.openAlerts,
+      sourceHealth: () => [...this.sources.values()].map((s) => s.health()),
+    });
     this.batcher = new Batcher({
       writer: this.writer,
       describeSource: (name) => this.describeSource(name),
@@ -84,6 +94,7 @@ export class Collector {
   async start(): Promise<void> {
     const { config, store } = this.options;
     this.batcher.start();
+    await this.alerts.start();
     const bucket = bucketOf(this.now());
     for (const row of await store.loadRollups(bucket)) {
       this.rollups.set(`${row.lockId}|${bucket}`, RollupAccumulator.fromRow(row));
@@ -97,8 +108,15 @@ export class Collector {
         for (const row of await store.loadLiveLocks(source.name)) {
           if (!row.trackerState) continue;
           try {
-            const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(row.name));
+            const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(source.name, row.name));
             this.locks.set(tracker.lockId, { tracker, source: source.name, name: row.name, observedAt: this.now() });
+            const hold = tracker.hold;
+            if (hold) {
+              this.alerts.restoreHold(
+                { lockId: tracker.lockId, source: source.name, name: row.name },
+                { acquiredAt: hold.acquiredAt, lastRenewedAt: hold.lastRenewedAt, ttlMs: hold.ttlMs, holder: hold.holder },
+              );
+            }
             this.lockCount.set(source.name, (this.lockCount.get(source.name) ?? 0) + 1);
             this.scheduleTimers(tracker.lockId);
           } catch (error) {
@@ -131,6 +149,7 @@ export class Collector {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await withDeadline(Promise.allSettled([...this.sources.values()].map((s) => s.stop())), Math.max(100, (deadline - this.now()) / 2));
     await withDeadline(Promise.allSettled([...this.pendingChecks]), 200);
+    await this.alerts.stop(Math.max(100, (deadline - this.now()) / 3));
     this.flushRollups(true);
     this.enqueueLockRows([...this.locks.keys()]);
     await this.batcher.stop(Math.max(100, deadline - this.now()));
@@ -156,8 +175,8 @@ export class Collector {
     return this.batcher.flushNow();
   }
 
-  private trackerOptions(_name: string) {
-    return { nearExpiryRatio: this.options.config.alerts.nearExpiryRatio };
+  private trackerOptions(source: string, name: string) {
+    return { nearExpiryRatio: this.alerts.nearExpiryRatioFor(source, name) };
   }
 
   private sinkFor(sourceName: string): ObservationSink {
@@ -175,7 +194,7 @@ export class Collector {
       let entry = this.locks.get(trackerKey(obs));
       if (!entry) {
         const name = displayKey(obs.key);
-        const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(name));
+        const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(obs.source, name));
         entry = { tracker, source: obs.source, name, observedAt: obs.at };
         this.locks.set(tracker.lockId, entry);
         this.lockCount.set(obs.source, (this.lockCount.get(obs.source) ?? 0) + 1);
@@ -199,6 +218,7 @@ export class Collector {
 
   private onHealth(sourceName: string, health: SourceHealth): void {
     this.metrics.sourceUp.set({ source: sourceName }, health.connected ? 1 : 0);
+    this.alerts.onSourceHealth(health);
     this.batcher.touchSource(sourceName);
   }
 
@@ -224,6 +244,7 @@ export class Collector {
     const lockId = tracker.lockId;
     const labels = { source: entry.source, lock: entry.name };
     const at = result.events[0]?.at ?? this.now();
+    this.alerts.onApplyResult({ lockId, source: entry.source, name: entry.name }, result, tracker.waiters?.length ?? null);
     const rollup = this.rollupFor(lockId, entry.source, at);
     for (const event of result.events) {
       this.batcher.addEvent(lockId, entry.source, event);
