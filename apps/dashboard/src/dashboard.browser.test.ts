@@ -166,6 +166,28 @@ describe('dashboard in headless Chromium', () => {
     expect(text).not.toContain('hunter2-secret');
   });
 
+  it('sources page lists health, and the table sorts from the keyboard', async () => {
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/sources`);
+      const rows = page.getByTestId('sources-table').locator('tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.count()).toBe(3);
+      expect(await rows.nth(2).textContent()).toMatch(/redis-old.*down/);
+      await page.screenshot({ path: join(artifacts, 'sources.png') });
+
+      await page.goto(`${live!.url}/`);
+      await page.getByTestId('lock-table').waitFor();
+      const ttlHeader = page.getByRole('button', { name: /^TTL/ });
+      await ttlHeader.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/sort=ttl/);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/order=desc/);
+      expect(await page.locator('th[aria-sort="descending"]').textContent()).toMatch(/TTL/);
+      expect(errors).toEqual([]);
+    });
+  });
+
   it('bad query parameters give 400 with an error body from the running server', async () => {
     for (const path of ['/api/v1/locks?state=zzz', '/api/v1/locks?limit=100000', `/api/v1/locks/${seeded.ids.contended}/metrics?from=abc`, '/api/v1/overview?unknown=1']) {
       const r = await fetch(`${live!.url}${path}`);

@@ -5,7 +5,7 @@ import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useEffect, useState } from 'react';
-import { fetchJson, query } from '../lib/api-client';
+import { ApiError, fetchJson, query } from '../lib/api-client';
 import { formatCount, formatMs } from '../lib/format';
 import { LeaseBar } from './lease-bar';
 import { Empty, ErrorState, Loading } from './states';
@@ -153,7 +153,11 @@ export function OverviewView() {
         </form>
 
         {locks.isError ? (
-          <ErrorState error={locks.error} what="locks" />
+          overview.isError && sameFailure(overview.error, locks.error) ? (
+            <p className="muted">The lock list is unavailable for the same reason.</p>
+          ) : (
+            <ErrorState error={locks.error} what="locks" />
+          )
         ) : !locks.data ? (
           <Loading what="locks" />
         ) : locks.data.items.length === 0 ? (
@@ -214,6 +218,10 @@ export function OverviewView() {
       </section>
     </>
   );
+}
+
+function sameFailure(a: unknown, b: unknown): boolean {
+  return a instanceof ApiError && b instanceof ApiError && a.code === b.code;
 }
 
 function Headline({ o }: { o: Overview }) {
