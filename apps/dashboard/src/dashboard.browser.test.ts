@@ -63,9 +63,12 @@ async function withPage(fn: (page: Page, errors: string[]) => Promise<void>): Pr
 describe('dashboard in headless Chromium', () => {
   it('overview lists the locks with headline figures and flags the near-expiry hold', async () => {
     await withPage(async (page, errors) => {
+      const started = performance.now();
       await page.goto(`${live!.url}/?sort=name`);
       const table = page.getByTestId('lock-table');
       await table.waitFor();
+      const interactiveMs = performance.now() - started;
+      console.log(`overview with ${seeded.total} locks: table rendered and usable ${interactiveMs.toFixed(0)} ms after navigation`);
       const names = await table.locator('tbody tr td:nth-child(2) a').allTextContents();
       expect(names.length).toBe(50);
       expect(names.some((n) => n.includes('/locks/cron-leader'))).toBe(true);
