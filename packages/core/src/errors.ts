@@ -12,8 +12,12 @@ export type LockscopeErrorCode =
   | 'CONFIRMATION_REQUIRED'
   | 'INTERNAL';
 
+/** Marks LockscopeErrors across bundle copies of core (Next.js, lazily loaded CLI bundles). */
+const BRAND = Symbol.for('lockscope.error');
+
 export class LockscopeError extends Error {
   readonly code: LockscopeErrorCode;
+  readonly [BRAND] = true;
   /** Extra facts for JSON output (never secrets). */
   readonly details: Record<string, unknown> | undefined;
 
@@ -25,6 +29,8 @@ export class LockscopeError extends Error {
   }
 }
 
+/** True for a LockscopeError from any copy of this module (instanceof alone fails across bundles). */
 export function isLockscopeError(error: unknown, code?: LockscopeErrorCode): error is LockscopeError {
-  return error instanceof LockscopeError && (code === undefined || error.code === code);
+  if (typeof error !== 'object' || error === null || (error as Record<symbol, unknown>)[BRAND] !== true) return false;
+  return code === undefined || (error as LockscopeError).code === code;
 }
