@@ -9,6 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['{apps,packages}/*/src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts'],
         },
@@ -16,6 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
           exclude: ignored,
           testTimeout: 60_000,
@@ -27,6 +29,7 @@ export default defineConfig({
       {
         test: {
           name: 'browser',
+          sequence: { groupOrder: 2 },
           include: ['{apps,packages}/*/src/**/*.browser.test.ts', 'test/**/*.browser.test.ts'],
           exclude: ignored,
           testTimeout: 120_000,

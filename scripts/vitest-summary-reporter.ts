@@ -5,7 +5,7 @@ import type { Reporter, TestModule } from 'vitest/node';
  * reads regardless of the test runner.
  */
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown> = []): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
@@ -18,6 +18,8 @@ export default class SummaryReporter implements Reporter {
       }
       if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
     }
+    // An error outside any test (a crashed worker, a bad config) is a failure too.
+    failed += unhandledErrors.length;
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed${tail}\n`);
   }

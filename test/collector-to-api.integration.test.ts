@@ -86,7 +86,8 @@ describe.each(backends)('collector -> store -> /api/v1 on %s', (backend) => {
     for (const w of waits) expected.add(w);
     expect(totals.acquisition!.count).toBe(3);
     expect(totals.acquisition!.p95).toBeCloseTo(expected.quantile(0.95)!, 1);
-    expect(Math.abs(totals.acquisition!.p95 - Math.max(...waits))).toBeLessThanOrEqual(Math.max(...waits) * 0.011);
+    // DDSketch answers with a recorded value (nearest rank), within its 1% accuracy.
+    expect(waits.some((w) => Math.abs(totals.acquisition!.p95 - w) <= Math.max(1, w * 0.011))).toBe(true);
   });
 
   it('a Redis SET NX PX lock shows its holder and TTL; acquisition latency is not observable (null, never 0)', async () => {
