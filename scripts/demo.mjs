@@ -87,7 +87,9 @@ function isAlive(pid) {
  * Spawns a process in its own process group (so a stop reaches its children
  * too), logging to .lockscope/demo/logs/<name>.log.
  */
-function startProcess(name, command, args, { cwd = root, extraEnv = {}, onLine } = {}) {
+function startProcess(name, command, args, { cwd = root, extraEnv = {}, onLine, portRetry = false } = {}) {
+  // Once stopping has begun nothing new may start: it would outlive the stop.
+  if (shuttingDown) throw new DemoError(`not starting ${name}: the demo is stopping`);
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'w');
@@ -98,7 +100,7 @@ function startProcess(name, command, args, { cwd = root, extraEnv = {}, onLine }
     stdio: ['ignore', onLine ? 'pipe' : fd, fd],
   });
   closeSync(fd);
-  const proc = { name, child, pid: child.pid, logFile, exited: false, code: null };
+  const proc = { name, child, pid: child.pid, logFile, exited: false, code: null, startedAt: performance.now() };
   proc.exit = new Promise((resolveExit) => {
     child.once('exit', (code, signal) => {
       proc.exited = true;
@@ -128,6 +130,8 @@ function startProcess(name, command, args, { cwd = root, extraEnv = {}, onLine }
   started.push(proc);
   saveState();
   child.once('exit', () => {
+    // A port taken between choosing it and binding it: the caller retries on another one.
+    if (portRetry && /EADDRINUSE/.test(safeRead(logFile))) return;
     if (!shuttingDown && !checkOnly) {
       console.error(`\ndemo: ${name} exited unexpectedly (${proc.code}). Last lines of ${logFile}:\n${tail(logFile)}`);
       void shutdown(1);
@@ -324,6 +328,7 @@ async function pickPort(key, preferred, { lastFirst = true } = {}) {
 async function waitUntil(what, probe, timeoutMs, proc) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (shuttingDown) throw new DemoError('stopping');
     if (proc?.exited) fail(`${proc.name} exited (${proc.code}) before ${what}. Last lines of ${proc.logFile}:\n${tail(proc.logFile)}`);
     try {
       const v = await probe();
@@ -534,6 +539,29 @@ async function checkBackends() {
   return { etcdUrl, redisUrl };
 }
 
+/**
+ * Starts a server on `port`; if another program took the port after it was
+ * chosen (EADDRINUSE), tries fresh free ports. A server already on the port
+ * may answer the probe for a moment before ours fails, so ours must also
+ * still be running a little after it started.
+ */
+async function startOnPort(name, key, port, start, probe, timeoutMs) {
+  for (let attempt = 1; ; attempt++) {
+    const proc = start(port);
+    try {
+      await waitUntil(`the ${name} on port ${port}`, async () => (await probe(port)) && performance.now() - proc.startedAt > 1_500 && !proc.exited, timeoutMs, proc);
+      return port;
+    } catch (error) {
+      if (attempt >= 3 || shuttingDown || !/EADDRINUSE/.test(safeRead(proc.logFile))) throw error;
+      await proc.exit;
+      started.splice(started.indexOf(proc), 1);
+      delete ports[key];
+      port = await pickPort(key, null);
+      console.log(`      another program took that port; trying ${port}`);
+    }
+  }
+}
+
 function writeConfig({ etcdUrl, redisUrl, collectorListen, dashboardPort }) {
   const q = (s) => JSON.stringify(s);
   const yaml = `# Written by npm run demo; rewritten on every run.
@@ -628,15 +656,19 @@ async function main() {
   }
 
   step('Starting the collector');
-  const collector = startProcess('collector', cmds.collector[0], cmds.collector[1], { extraEnv: ourEnv() });
-  const healthz = `http://${collectorListen}/healthz`;
-  await waitUntil(`the collector's ${healthz}`, () => httpOk(healthz, () => true), 30_000, collector);
+  const collectorAt = await startOnPort('collector', 'collector', collectorPort, (port) => {
+    const [cmd, args] = commands({ ...plan, collectorListen: `127.0.0.1:${port}` }).collector;
+    return startProcess('collector', cmd, args, { extraEnv: ourEnv(), portRetry: true });
+  }, (port) => httpOk(`http://127.0.0.1:${port}/healthz`, () => true), 30_000);
+  const healthz = `http://127.0.0.1:${collectorAt}/healthz`;
   stepDone(healthz);
 
   step('Starting the dashboard');
-  const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
-  const dashboard = startProcess('dashboard', cmds.dashboard[0], cmds.dashboard[1], { cwd: cmds.dashboard[2], extraEnv: { ...ourEnv(), PORT: String(dashboardPort) } });
-  await waitUntil(`the dashboard on ${dashboardUrl}`, () => httpOk(dashboardUrl), 90_000, dashboard);
+  const dashboardAt = await startOnPort('dashboard', 'dashboard', dashboardPort, (port) => {
+    const [cmd, args, cwd] = commands({ ...plan, dashboardPort: port }).dashboard;
+    return startProcess('dashboard', cmd, args, { cwd, extraEnv: { ...ourEnv(), PORT: String(port) }, portRetry: true });
+  }, (port) => httpOk(`http://127.0.0.1:${port}`), 90_000);
+  const dashboardUrl = `http://127.0.0.1:${dashboardAt}`;
   stepDone(dashboardUrl);
 
   step('Starting the simulated lock fleet (profile demo)');
@@ -654,7 +686,7 @@ async function main() {
 Lockscope demo is running.
 
   Dashboard:   ${dashboardUrl}
-  Collector:   ${healthz}  (metrics: http://${collectorListen}/metrics)
+  Collector:   ${healthz}  (metrics: http://127.0.0.1:${collectorAt}/metrics)
   Logs:        ${logDir}
 
 Try lockctl (from the repository root):
@@ -674,6 +706,7 @@ Press Ctrl-C to stop everything.
 }
 
 main().catch((error) => {
+  if (shuttingDown) return;
   if (error instanceof DemoError) console.error(`\ndemo: ${error.message}`);
   else console.error(error);
   void shutdown(1);

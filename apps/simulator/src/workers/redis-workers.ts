@@ -87,7 +87,7 @@ export function redissonWorker(kind: 'redisson' | 'redisson-fair', index: number
       ctx.emit({ type: 'acquired', pattern: kind, lock: cfg.lock, worker: name, token: null, waited, waitedMs: performance.now() - started });
       const watchdog = new RenewalLoop(cfg.renewEveryMs, () => lock.renew());
       try {
-        const holdMs = fair ? rng.between(400, 2_500) : rng.next() < 0.3 ? rng.between(11_000, 25_000) : rng.between(1_000, 6_000);
+        const holdMs = fair ? rng.between(100, 500) : rng.next() < 0.3 ? rng.between(11_000, 25_000) : rng.between(1_000, 6_000);
         const until = ctx.elapsedMs() + holdMs;
         while (!ctx.signal.aborted && ctx.elapsedMs() < until && !watchdog.lost) await sleep(Math.min(250, until - ctx.elapsedMs()), ctx.signal);
       } finally {
@@ -95,7 +95,7 @@ export function redissonWorker(kind: 'redisson' | 'redisson-fair', index: number
         await lock.unlock().catch(() => null);
       }
       ctx.emit({ type: 'released', pattern: kind, lock: cfg.lock, worker: name });
-      await sleep(fair ? rng.between(50, 400) : thinkMs(rng, ctx.plan.rate / 2), ctx.signal);
+      await sleep(fair ? rng.between(300, 1_500) : thinkMs(rng, ctx.plan.rate / 2), ctx.signal);
     });
   };
 }
