@@ -8,7 +8,7 @@ import { openStore, type Store } from '@lockscope/store';
 import { createTestDatabase, waitFor } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { CollectorMetrics } from '../metrics.js';
-import { ackAlert, listAlerts, listDeliveries, silenceAlert } from './alert-actions.js';
+import { ackAlert, listAlerts, listDeliveries, silenceAlert } from '@lockscope/store';
 import { AlertManager, type AlertManagerOptions } from './alert-manager.js';
 
 interface Received {

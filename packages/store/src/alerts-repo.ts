@@ -1,9 +1,9 @@
-// Alert reads and on-call actions over the store. Writes take the store's turn
-// (store.serialized) so they are safe inside the collector on SQLite too. Only Store and core imports,
-// so the file can move verbatim to packages/store/src/alerts-repo.ts, where the
-// dashboard API and `lockctl alerts` can import it (apps never import apps).
+// Alert reads and on-call actions over the store, shared by the collector, the
+// dashboard API and `lockctl alerts`. Writes take the store's turn
+// (store.serialized) so they are safe inside the collector on SQLite too.
 import { ALERT_RULES, isAlertRule, LockscopeError, type AlertRule } from '@lockscope/core';
-import type { Alert, Store, StoreClient } from '@lockscope/store';
+import type { Alert } from './generated/postgresql/client/client.js';
+import type { Store, StoreClient } from './store.js';
 
 /** An alert as JSON-safe plain data (epoch-ms numbers, id as a decimal string). */
 export interface AlertView {
