@@ -104,6 +104,12 @@ describe('the simulated fleet through the collector and lockctl', () => {
       for (const lock of ['/locks/payments', 'lock:ledger', '/locks/reports', 'lock:export']) {
         expect(counter(metrics, 'lockscope_near_expiry_total', lock), lock).toBeGreaterThanOrEqual(1);
       }
+      // Alerts: the lapsed leases open lease_expired; the slow dependency (and the hot locks) push P95 over the 50 ms line.
+      await waitFor(async () => {
+        const text = await (await fetch(`http://${listen}/metrics`)).text();
+        const open = (rule: string) => Number(new RegExp(`^lockscope_open_alerts\\{rule="${rule}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+        return open('lease_expired') >= 1 && open('slow_acquisition') >= 1;
+      }, { timeoutMs: 20_000, intervalMs: 500, message: 'open lease_expired and slow_acquisition alerts' });
       // Locks that renew properly never come near expiry.
       expect(counter(metrics, 'lockscope_near_expiry_total', '/locks/cron-leader')).toBe(0);
       expect(counter(metrics, 'lockscope_near_expiry_total', 'lock:orders')).toBe(0);
