@@ -1,6 +1,32 @@
-import { getLockDetail, getLockHolds, getLockMetrics, getOverview, listLocks, listSources, type Store } from '@lockscope/store';
+import { ALERT_RULES } from '@lockscope/core';
+import {
+  acknowledgeAlert,
+  getAlertDetail,
+  getLockDetail,
+  getLockHolds,
+  getLockMetrics,
+  getOverview,
+  listLocks,
+  listSources,
+  queryAlerts,
+  silenceAlertFor,
+  type Store,
+} from '@lockscope/store';
 import { apiRoute } from './respond';
-import { emptyQuery, holdsQuery, listLocksQuery, lockIdParam, metricsQuery, resolveRange, searchParamsOf } from './params';
+import {
+  ackBody,
+  alertIdParam,
+  emptyQuery,
+  holdsQuery,
+  jsonBodyOf,
+  listAlertsQuery,
+  listLocksQuery,
+  lockIdParam,
+  metricsQuery,
+  resolveRange,
+  searchParamsOf,
+  silenceBody,
+} from './params';
 
 export interface ApiContext {
   getStore(): Promise<Store>;
@@ -19,6 +45,7 @@ export function createApi(ctx: ApiContext) {
   const now = ctx.now ?? Date.now;
   const db = async () => (await ctx.getStore()).prisma;
   const idOf = async (params: IdParams['params']) => lockIdParam.parse((await params).id);
+  const alertIdOf = async (params: IdParams['params']) => alertIdParam.parse((await params).id);
 
   return {
     overview: apiRoute('overview', async (request: Request) => {
@@ -48,6 +75,28 @@ export function createApi(ctx: ApiContext) {
     sources: apiRoute('sources', async (request: Request) => {
       emptyQuery.parse(searchParamsOf(request));
       return { sources: await listSources({ db: await db(), now: now(), sourceDownAfterMs: ctx.sourceDownAfterMs }) };
+    }),
+    alerts: apiRoute('alerts', async (request: Request) => {
+      const q = listAlertsQuery.parse(searchParamsOf(request));
+      // The rule names travel with the list so the page's filter needs no copy of them.
+      return { alerts: await queryAlerts(await ctx.getStore(), q), rules: ALERT_RULES };
+    }),
+    alert: apiRoute('alert', async (request: Request, { params }: IdParams) => {
+      const id = await alertIdOf(params);
+      emptyQuery.parse(searchParamsOf(request));
+      return getAlertDetail(await ctx.getStore(), id);
+    }),
+    ackAlert: apiRoute('alert-ack', async (request: Request, { params }: IdParams) => {
+      const id = await alertIdOf(params);
+      emptyQuery.parse(searchParamsOf(request));
+      const body = ackBody.parse(await jsonBodyOf(request));
+      return acknowledgeAlert(await ctx.getStore(), { id, by: body.by, at: now(), ...(body.silenceForMs !== undefined ? { silenceForMs: body.silenceForMs } : {}) });
+    }),
+    silenceAlert: apiRoute('alert-silence', async (request: Request, { params }: IdParams) => {
+      const id = await alertIdOf(params);
+      emptyQuery.parse(searchParamsOf(request));
+      const body = silenceBody.parse(await jsonBodyOf(request));
+      return silenceAlertFor(await ctx.getStore(), { id, forMs: body.forMs, at: now() });
     }),
   };
 }

@@ -1,3 +1,4 @@
+import { ALERT_RULES } from '@lockscope/core';
 import { LOCK_SORTS, LOCK_STATES, MAX_HOLDS, MAX_LOCK_PAGE } from '@lockscope/store';
 import { z } from 'zod';
 
@@ -60,4 +61,56 @@ export function resolveRange(q: { from?: number | undefined; to?: number | undef
   const to = q.to ?? now;
   const from = q.from ?? to - 60 * 60_000;
   return { from, to };
+}
+
+export const MAX_ALERTS = 1_000;
+/** The store's own bound on a silence (alerts-repo checks it too). */
+export const MAX_SILENCE_MS = 30 * 24 * 3_600_000;
+
+export const listAlertsQuery = z.strictObject({
+  state: z.enum(['firing', 'resolved']).optional(),
+  rule: z.enum(ALERT_RULES, { error: `must be one of ${ALERT_RULES.join(', ')}` }).optional(),
+  source: text(200).optional(),
+  lockId: lockIdParam.optional(),
+  since: epochMs.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_ALERTS).optional(),
+});
+
+export const alertIdParam = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'is not an alert id (a positive whole number)');
+
+const silenceMs = z
+  .number({ error: 'must be a number of milliseconds' })
+  .int('must be whole milliseconds')
+  .positive('must be more than 0')
+  .max(MAX_SILENCE_MS, 'must be at most 30 days');
+
+export const ackBody = z.strictObject({
+  by: z.string({ error: 'say who acknowledges (a string)' }).trim().min(1, 'say who acknowledges').max(200, 'at most 200 characters'),
+  silenceForMs: silenceMs.optional(),
+});
+
+export const silenceBody = z.strictObject({ forMs: silenceMs });
+
+const MAX_BODY_CHARS = 4_096;
+
+/**
+ * A JSON request body. Content-Type must be application/json: a cross-site
+ * HTML form can only send form or text bodies, and a cross-site fetch with JSON
+ * needs a CORS preflight this server never grants, so the actions cannot be
+ * triggered from another site.
+ */
+export async function jsonBodyOf(request: Request): Promise<unknown> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new z.ZodError([{ code: 'custom', path: [], message: 'send a JSON body with Content-Type: application/json', input: type }]);
+  }
+  const text = await request.text();
+  if (text.length > MAX_BODY_CHARS) throw new z.ZodError([{ code: 'custom', path: [], message: `body larger than ${MAX_BODY_CHARS} characters`, input: text.length }]);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new z.ZodError([{ code: 'custom', path: [], message: 'body is not valid JSON', input: text.slice(0, 40) }]);
+  }
 }

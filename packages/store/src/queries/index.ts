@@ -26,3 +26,4 @@ export {
 export { getLockHolds, MAX_HOLDS, type HoldView, type LockHolds, type LockHoldsOptions } from './lock-holds.js';
 export { MAX_RANGE_MS } from './lock-range.js';
 export { listSources, type SourceView, type ListSourcesOptions } from './list-sources.js';
+export { queryAlerts, getAlertDetail, acknowledgeAlert, silenceAlertFor, type AlertDetail, type AlertDelivery } from './alert-reads.js';
