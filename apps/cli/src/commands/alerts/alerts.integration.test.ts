@@ -4,7 +4,7 @@ import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate, openStore, type Store } from '@lockscope/store';
-import { freePort, startChild, startRedis, waitFor, type Child, type RedisServer } from '@lockscope/testing';
+import { createTestDatabase, freePort, startChild, startRedis, waitFor, type Child, type RedisServer } from '@lockscope/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLockctl, type LockctlRun } from '../../run-lockctl.js';
 import { alertsOutputSchema, type AlertJson } from './alert-schema.js';
@@ -293,5 +293,36 @@ describe('lockctl alerts', () => {
     const json = await runLockctl(['alerts', '--json', '--config', deadConfig], { env: cleanEnv });
     expect(json.code).toBe(5);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'STORE_UNAVAILABLE' } });
+  });
+
+  it('works the same on a PostgreSQL store: list by lock, ack with silence, unknown id', async () => {
+    const db = await createTestDatabase();
+    let pg: Store | undefined;
+    try {
+      await migrate(db.url);
+      pg = await openStore({ url: db.url });
+      // The columns the collector's AlertManager writes for an open alert.
+      const row = await pg.prisma.alert.create({
+        data: { rule: 'near_expiry', source: 'etcd-main', lockId: 'pgLockId0000000000000A', lockName: '/locks/pg/job', state: 'firing', startedAt: BigInt(Date.now() - 1_000), value: 0.81, threshold: 0.8, message: 'lease 81% used', openKey: 'near_expiry|pgLockId0000000000000A' },
+      });
+      const pgConfig = join(dir, 'pg.yaml');
+      writeFileSync(pgConfig, `store: { url: "${db.url}" }\nsources: []\n`);
+      const run = (args: string[]) => runLockctl([...args, '--config', pgConfig], { env: cleanEnv });
+
+      const listed = await run(['alerts', '--json', '--lock', '/locks/pg/job']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(alertsOutputSchema.parse(JSON.parse(listed.stdout))).toEqual([expect.objectContaining({ id: row.id.toString(), rule: 'near_expiry', value: 0.81, lockName: '/locks/pg/job' })]);
+
+      const ack = await run(['alerts', 'ack', row.id.toString(), '--silence', '2h', '--actor', 'carol']);
+      expect(ack.code, ack.stderr).toBe(0);
+      const after = await pg.prisma.alert.findUniqueOrThrow({ where: { id: row.id } });
+      expect(after.ackedBy).toBe('carol');
+      expect(Number(after.silencedUntil) - Number(after.ackedAt)).toBe(2 * 3_600_000);
+
+      expect((await run(['alerts', 'silence', '987654', '--for', '1h'])).code).toBe(3);
+    } finally {
+      await pg?.close();
+      await db.drop();
+    }
   });
 });
