@@ -28,6 +28,35 @@ const axisTime = (from: number, to: number) => {
   };
 };
 
+/** Where an alert started, drawn as a vertical line on the lock's charts. */
+export interface AlertMarker {
+  id: string;
+  rule: string;
+  startedAt: number;
+  /** Resolved alerts are drawn dashed, open ones solid. */
+  open: boolean;
+}
+
+function countIn(markers: AlertMarker[] | undefined, from: number, to: number): number {
+  return (markers ?? []).filter((m) => m.startedAt >= from && m.startedAt <= to).length;
+}
+
+function alertMarkers(markers: AlertMarker[] | undefined, from: number, to: number) {
+  return (markers ?? [])
+    .filter((m) => m.startedAt >= from && m.startedAt <= to)
+    .map((m) => (
+      <ReferenceLine
+        key={`alert-${m.id}`}
+        x={m.startedAt}
+        className={`alert-marker ${m.open ? 'alert-open' : 'alert-resolved'}`}
+        stroke="var(--bad)"
+        strokeWidth={1.5}
+        strokeDasharray={m.open ? undefined : '2 3'}
+        label={{ value: `⚠ ${m.rule}`, fill: 'var(--bad)', position: 'insideTopLeft', fontSize: 11 }}
+      />
+    ));
+}
+
 const tooltipStyle = { background: 'var(--panel)', border: '1px solid var(--border)', color: 'var(--text)' };
 
 export function NotObservable({ what, dialect }: { what: string; dialect: string }) {
@@ -38,13 +67,13 @@ export function NotObservable({ what, dialect }: { what: string; dialect: string
   );
 }
 
-export function LatencyChart({ metrics }: { metrics: LockMetrics }) {
+export function LatencyChart({ metrics, alerts }: { metrics: LockMetrics; alerts?: AlertMarker[] }) {
   if (!metrics.waitersObservable) return <NotObservable what="Acquisition latency" dialect={metrics.dialect} />;
   const data = metrics.points.map((p) => ({ t: p.t, p50: p.acquisition?.p50 ?? null, p95: p.acquisition?.p95 ?? null, p99: p.acquisition?.p99 ?? null }));
   const max = Math.max(SLOW_MS * 1.2, ...data.map((d) => d.p99 ?? 0)) * 1.1;
   const any = data.some((d) => d.p95 !== null);
   return (
-    <div data-testid="latency-chart">
+    <div data-testid="latency-chart" data-alert-markers={countIn(alerts, metrics.from, metrics.to)}>
       {!any && <p className="muted">No acquisition after a wait in this range.</p>}
       <ResponsiveContainer width="100%" height={HEIGHT}>
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
@@ -54,6 +83,7 @@ export function LatencyChart({ metrics }: { metrics: LockMetrics }) {
           <Tooltip contentStyle={tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v) => formatMs(typeof v === 'number' ? v : null)} />
           <Legend />
           <ReferenceLine y={SLOW_MS} className="slow-line" stroke="var(--bad)" strokeDasharray="6 3" label={{ value: `${SLOW_MS} ms`, fill: 'var(--bad)', position: 'insideTopRight' }} />
+          {alertMarkers(alerts, metrics.from, metrics.to)}
           <Line type="monotone" dataKey="p50" name="P50" stroke="#4ac26b" dot={false} connectNulls={false} isAnimationActive={false} />
           <Line type="monotone" dataKey="p95" name="P95" stroke="#e3a008" dot={false} connectNulls={false} isAnimationActive={false} />
           <Line type="monotone" dataKey="p99" name="P99" stroke="#d1242f" dot={false} connectNulls={false} isAnimationActive={false} />
@@ -84,7 +114,7 @@ function groupOf(h: HoldView): (typeof HOLD_GROUPS)[number]['key'] {
  * Each hold in range at its acquisition time, its hold time against the TTL
  * and 0.8 × TTL lines. A renewing lock may rightly hold past its TTL.
  */
-export function HoldTtlChart({ holds, from, to, nearExpiryRatio = 0.8 }: { holds: HoldView[]; from: number; to: number; nearExpiryRatio?: number }) {
+export function HoldTtlChart({ holds, from, to, nearExpiryRatio = 0.8, alerts }: { holds: HoldView[]; from: number; to: number; nearExpiryRatio?: number; alerts?: AlertMarker[] }) {
   if (holds.length === 0) return <div className="not-observable">No holds in this range.</div>;
   const byGroup = new Map<string, HoldPoint[]>();
   for (const h of holds) {
@@ -101,7 +131,7 @@ export function HoldTtlChart({ holds, from, to, nearExpiryRatio = 0.8 }: { holds
     .map((h) => ({ t: Math.max(h.acquiredAt, from), ttl: h.ttlMs, ttl80: h.ttlMs! * nearExpiryRatio }))
     .sort((a, b) => a.t - b.t);
   return (
-    <div data-testid="hold-ttl-chart" data-holds={holds.length} data-ttl={singleTtl ?? ''}>
+    <div data-testid="hold-ttl-chart" data-holds={holds.length} data-ttl={singleTtl ?? ''} data-alert-markers={countIn(alerts, from, to)}>
       <ResponsiveContainer width="100%" height={HEIGHT}>
         <ComposedChart margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
@@ -131,6 +161,7 @@ export function HoldTtlChart({ holds, from, to, nearExpiryRatio = 0.8 }: { holds
               <Line data={ttlSeries} dataKey="ttl80" name={`${nearExpiryRatio} × TTL`} className="ttl80-line" type="stepAfter" stroke="var(--warn)" strokeDasharray="3 3" dot={false} isAnimationActive={false} />
             </>
           )}
+          {alertMarkers(alerts, from, to)}
           {HOLD_GROUPS.filter((g) => byGroup.has(g.key)).map((g) => (
             <Scatter key={g.key} name={g.name} data={byGroup.get(g.key)} dataKey="heldMs" fill={g.fill} shape={g.shape} className={`holds-${g.key}`} isAnimationActive={false} />
           ))}

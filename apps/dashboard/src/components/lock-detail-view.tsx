@@ -1,6 +1,6 @@
 'use client';
 
-import type { HoldView, LockDetail, LockHolds, LockMetrics } from '@lockscope/store';
+import type { AlertView, HoldView, LockDetail, LockHolds, LockMetrics } from '@lockscope/store';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
@@ -8,11 +8,13 @@ import { useState } from 'react';
 import { fetchJson, query } from '../lib/api-client';
 import { formatMs, formatPct, formatTime } from '../lib/format';
 import { fromLocalInput, RANGES, resolveRange, toLocalInput, type RangeKey } from '../lib/time-range';
-import { ContentionChart, HoldTtlChart, LatencyChart } from './charts';
+import { ContentionChart, HoldTtlChart, LatencyChart, type AlertMarker } from './charts';
 import { LeaseBar } from './lease-bar';
 import { ErrorState, Loading } from './states';
 import { UntrustedText, visible } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
+
+const ALERT_MARKER_LIMIT = 200;
 
 export function LockDetailView({ id }: { id: string }) {
   const params = useSearchParams();
@@ -41,6 +43,17 @@ export function LockDetailView({ id }: { id: string }) {
       return fetchJson<LockHolds>(`/api/v1/locks/${encodeURIComponent(id)}/holds${query({ from: r.from, to: r.to })}`, signal);
     },
   });
+
+  // Alerts of this lock that started in the range, for markers on the charts.
+  const alerts = useQuery({
+    queryKey: ['alerts', 'lock', id, ...rangeKey],
+    queryFn: ({ signal }) => {
+      const r = currentRange();
+      return fetchJson<{ alerts: AlertView[] }>(`/api/v1/alerts${query({ lockId: id, since: r.from, limit: ALERT_MARKER_LIMIT })}`, signal);
+    },
+  });
+  // Markers are extras: if this query fails, the charts still draw without them.
+  const markers: AlertMarker[] = (alerts.data?.alerts ?? []).map((a) => ({ id: a.id, rule: a.rule, startedAt: a.startedAt, open: a.state === 'firing' }));
 
   const setRange = (key: RangeKey, from?: number, to?: number) => {
     const next = new URLSearchParams(params.toString());
@@ -74,6 +87,11 @@ export function LockDetailView({ id }: { id: string }) {
           <span className="badge warn" data-testid="near-expiry-badge">
             near expiry
           </span>
+        )}
+        {l.openAlerts.length > 0 && (
+          <Link href={`/alerts?lockId=${encodeURIComponent(l.id)}`} className="badge bad" data-testid="alert-badge">
+            {l.openAlerts.length} open {l.openAlerts.length === 1 ? 'alert' : 'alerts'}
+          </Link>
         )}
         <UpdatedAgo at={detail.dataUpdatedAt} fetching={detail.isFetching} failing={failing} />
       </h1>
@@ -110,7 +128,9 @@ export function LockDetailView({ id }: { id: string }) {
           )}
           {l.openAlerts.length > 0 && (
             <>
-              <h2>Open alerts</h2>
+              <h2>
+                Open alerts <Link href={`/alerts?lockId=${encodeURIComponent(l.id)}`} style={{ fontSize: 13, fontWeight: 400 }}>acknowledge or silence</Link>
+              </h2>
               <ul>
                 {l.openAlerts.map((a) => (
                   <li key={a.id}>
@@ -169,7 +189,7 @@ export function LockDetailView({ id }: { id: string }) {
           <h2 id="lat-h" style={{ marginTop: 0 }}>
             Acquisition latency (P50 / P95 / P99)
           </h2>
-          {metrics.isError ? <ErrorState error={metrics.error} what="metrics" /> : metrics.data ? <LatencyChart metrics={metrics.data} /> : <Loading what="metrics" />}
+          {metrics.isError ? <ErrorState error={metrics.error} what="metrics" /> : metrics.data ? <LatencyChart metrics={metrics.data} alerts={markers} /> : <Loading what="metrics" />}
         </section>
         <section className="panel" aria-labelledby="hold-h">
           <h2 id="hold-h" style={{ marginTop: 0 }}>
@@ -180,7 +200,7 @@ export function LockDetailView({ id }: { id: string }) {
           ) : holds.data ? (
             <>
               {holds.data.truncated && <p className="muted">Showing the latest {holds.data.holds.length} holds in this range.</p>}
-              <HoldTtlChart holds={holds.data.holds} from={holds.data.from} to={holds.data.to} />
+              <HoldTtlChart holds={holds.data.holds} from={holds.data.from} to={holds.data.to} alerts={markers} />
             </>
           ) : (
             <Loading what="holds" />

@@ -8,6 +8,7 @@ export function Nav() {
   const links = [
     { href: '/', label: 'Locks', active: path === '/' || path.startsWith('/locks') },
     { href: '/sources', label: 'Sources', active: path.startsWith('/sources') },
+    { href: '/alerts', label: 'Alerts', active: path.startsWith('/alerts') },
   ];
   return (
     <nav aria-label="Main">

@@ -309,7 +309,15 @@ function LockRow({ lock: l }: { lock: LockListItem }) {
           <span style={l.p95AcquisitionMs !== null && l.p95AcquisitionMs > SLOW_P95_MS ? { color: 'var(--bad)' } : undefined}>{formatMs(l.p95AcquisitionMs)}</span>
         )}
       </td>
-      <td className="num">{l.openAlerts > 0 ? <span className="badge bad">{l.openAlerts}</span> : <span className="muted">0</span>}</td>
+      <td className="num">
+        {l.openAlerts > 0 ? (
+          <Link href={`/alerts?lockId=${encodeURIComponent(l.id)}`} className="badge bad" data-testid="alert-badge" aria-label={`${l.openAlerts} open ${l.openAlerts === 1 ? 'alert' : 'alerts'}; show them`}>
+            {l.openAlerts}
+          </Link>
+        ) : (
+          <span className="muted">0</span>
+        )}
+      </td>
     </tr>
   );
 }

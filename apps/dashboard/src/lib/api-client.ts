@@ -10,10 +10,19 @@ export class ApiError extends Error {
   }
 }
 
-export async function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+export function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return send<T>(path, { signal: signal ?? null, headers: { Accept: 'application/json' }, cache: 'no-store' });
+}
+
+/** POST a JSON body (the alert actions); errors as for fetchJson. */
+export function postJson<T>(path: string, body: unknown): Promise<T> {
+  return send<T>(path, { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store' });
+}
+
+async function send<T>(path: string, init: RequestInit): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, { signal, headers: { Accept: 'application/json' }, cache: 'no-store' });
+    response = await fetch(path, init);
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error;
     throw new ApiError(0, 'NETWORK', 'the dashboard server did not answer; is it running?');
