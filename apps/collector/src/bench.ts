@@ -8,7 +8,7 @@
 // (Redis value / etcd value), and the collector's flush hook sees the commit
 // time of the row that records it: lag = commit time - send time, on one clock.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '@lockscope/core';
@@ -117,6 +117,7 @@ async function main() {
   await store.migrate();
   const lags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
   const persisted: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
+  const unread: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
   const collector = new Collector({
     config,
     store,
@@ -125,12 +126,12 @@ async function main() {
     log: (line) => process.stderr.write(`${line}\n`),
     onFlushed: ({ committedAt, events }) => {
       for (const e of events) {
-        if (e.type !== 'acquired' || !e.holder) continue;
-        const m = /^b(\d+)-/.exec(e.holder);
-        if (!m) continue;
-        const source = e.source;
-        persisted[source] = (persisted[source] ?? 0) + 1;
-        lags[source]?.push(committedAt - Number(m[1]));
+        if (e.type !== 'acquired') continue;
+        persisted[e.source] = (persisted[e.source] ?? 0) + 1;
+        // Holds released before the collector could read them count, but carry no send time.
+        const m = e.holder ? /^b(\d+)-/.exec(e.holder) : null;
+        if (m) lags[e.source]?.push(committedAt - Number(m[1]));
+        else unread[e.source] = (unread[e.source] ?? 0) + 1;
       }
     },
   });
@@ -158,7 +159,7 @@ async function main() {
   const cpu = process.cpuUsage(cpuBefore);
   await collector.stop();
   console.log('');
-  console.log('source        acquisitions  persisted  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
+  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
   for (const source of ['redis-bench', 'etcd-bench']) {
     const d = driven[source]!;
     const l = lags[source]!.sort((a, b) => a - b);
@@ -166,6 +167,7 @@ async function main() {
       source.padEnd(12),
       String(d.ok).padStart(13),
       String(persisted[source]).padStart(10),
+      String(unread[source]).padStart(7),
       String(Math.max(0, d.ok - persisted[source]!)).padStart(8),
       (d.ok / seconds).toFixed(0).padStart(15),
       `${percentile(l, 0.5)} ms`.padStart(8),
@@ -175,6 +177,7 @@ async function main() {
     console.log(row.join(' '));
   }
   const rows = await store.prisma.event.count();
+  console.log(`machine: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; other work on the machine skews these figures)`);
   console.log(`\nstore: ${rows} events, ${await store.prisma.hold.count()} holds written; collector CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${elapsed.toFixed(1)} s wall`);
   await store.close();
   await Promise.all([redis.stop(), etcd.stop()]);

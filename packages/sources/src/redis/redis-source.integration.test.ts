@@ -111,6 +111,12 @@ describe('Redis source: SET NX PX locks', () => {
       expect(sequence).toEqual(['held:first', 'free:released', 'held:unread', 'free:released', 'held:third']);
       const seqs = c.of('lock:flash').map((o) => o.seq);
       expect([...seqs].sort((a, b) => (a < b ? -1 : 1))).toEqual(seqs);
+
+      // On a free key: set and deleted inside one script, then nothing.
+      await redis.cli(['EVAL', "redis.call('SET', KEYS[1], 'gone', 'PX', 60000); redis.call('DEL', KEYS[1]); return 1", '1', 'lock:blink']);
+      await waitFor(() => c.of('lock:blink').length >= 2, { message: 'the blink observations' });
+      const blink = c.of('lock:blink').map((o) => (o.hold ? `held:${o.hold.holder.startsWith('(unread') ? 'unread' : o.hold.holder}` : `free:${o.endCause}`));
+      expect(blink).toEqual(['held:unread', 'free:released']);
     });
   });
 

@@ -192,6 +192,7 @@ class RedisLockSource implements LockSource {
         connectTimeoutMs: this.connectTimeoutMs,
         onError: (error) => this.recordError(this.unreachableMessage(error)),
       });
+      this.cmd.defineCommand('lockscopeFetch', { lua: FETCH_LUA });
     }
     return this.cmd;
   }
@@ -486,10 +487,7 @@ class RedisLockSource implements LockSource {
     }
     if (batch.length === 0) return;
     try {
-      const states = await this.fetchStates(
-        this.command(),
-        batch.map((p) => ({ key: p.key, type: null })),
-      );
+      const states = await this.fetchByScript(this.command(), batch.map((p) => p.key));
       const doneMono = performance.now();
       this.state.lastSeenAt = this.now();
       for (let i = 0; i < batch.length; i++) this.emitChange(batch[i]!, states[i]!, doneMono);
@@ -573,24 +571,27 @@ class RedisLockSource implements LockSource {
    * state the final read should be compared with.
    */
   private emitUnreadHolds(pending: PendingFetch, prev: Tracked | undefined, dialect: Dialect | null): Tracked | undefined {
+    const events = pending.events;
+    const hex = pending.key.toString('hex');
+    let current = prev;
     let known = prev?.holdId != null;
     let present = known;
     let unread: string | null = null;
-    let current = prev;
-    const hex = pending.key.toString('hex');
-    const events = pending.events;
-    // Nothing to split when no key is created after the first end: the final read tells it all.
-    const firstEnd = events.findIndex((e) => END_CAUSES[e] !== undefined);
-    if (firstEnd < 0 || !events.slice(firstEnd).some((e) => CREATE_EVENTS.has(e))) return prev;
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const cause = END_CAUSES[event];
       if (cause) {
         if (known && current) {
-          current = { ...current, holdId: null, ttlMs: null, renewedAt: null };
-          this.tracked.set(hex, current);
-          const waiters =
-            current.dialect === 'redisson-fair' ? [...current.waiterSince].map(([id, since]) => ({ id, holder: id, since })) : null;
-          this.emit({ source: this.name, key: pending.key, dialect: current.dialect, at: pending.at, seq: ++this.seq, hold: null, waiters, endCause: cause });
+          // The known hold ended. When nothing is created after this, the final read
+          // reports the end itself (with the waiters it sees); otherwise end it now so
+          // the holds that follow come after it.
+          if (events.slice(i + 1).some((e) => CREATE_EVENTS.has(e))) {
+            current = { ...current, holdId: null, ttlMs: null, renewedAt: null };
+            this.tracked.set(hex, current);
+            const waiters =
+              current.dialect === 'redisson-fair' ? [...current.waiterSince].map(([id, since]) => ({ id, holder: id, since })) : null;
+            this.emit({ source: this.name, key: pending.key, dialect: current.dialect, at: pending.at, seq: ++this.seq, hold: null, waiters, endCause: cause });
+          }
           known = false;
         } else if (unread) {
           const unreadDialect: Dialect = current?.dialect ?? dialect ?? (unread === 'set' ? 'redis-string' : 'redisson');
@@ -734,6 +735,22 @@ class RedisLockSource implements LockSource {
    * sent; with none (a notification) every read is sent and the wrong-type
    * errors are ignored, which saves a round trip.
    */
+  /**
+   * Reads the whole state of many keys in ONE command (a Lua script): type,
+   * value or hash, PTTL, and Redisson's queue, timeouts and token. Pipelining the
+   * same reads cost seven commands per key (and a WRONGTYPE error for every blind
+   * read), which is what capped the watch under load.
+   */
+  private async fetchByScript(client: Redis, keys: Buffer[]): Promise<RawLockState[]> {
+    const out: RawLockState[] = [];
+    for (let i = 0; i < keys.length; i += FETCH_BATCH) {
+      const chunk = keys.slice(i, i + FETCH_BATCH);
+      const reply = (await (client as unknown as ScriptedClient).lockscopeFetchBuffer(chunk.length, ...chunk)) as unknown[];
+      for (let k = 0; k < chunk.length; k++) out.push(parseFetchReply(chunk[k]!, reply[k]));
+    }
+    return out;
+  }
+
   private async fetchStates(client: Redis, items: Array<{ key: Buffer; type: string | null }>): Promise<RawLockState[]> {
     const pipeline = client.pipeline();
     type Slot = 'type' | 'value' | 'hash' | 'pttl' | 'queue' | 'timeouts' | 'token';
@@ -1027,4 +1044,64 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** One key's state per entry: {type, value, hash (flat), pttl, queue, timeouts (flat), token}. */
+const FETCH_LUA = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key)['ok']
+  local value, hash = false, false
+  if t == 'string' then value = redis.call('GET', key)
+  elseif t == 'hash' then hash = redis.call('HGETALL', key) end
+  local pttl = redis.call('PTTL', key)
+  local queue, timeouts, token = {}, false, false
+  if t ~= 'string' then
+    local name = '{' .. key .. '}'
+    local q = redis.pcall('LRANGE', '${REDISSON_QUEUE_PREFIX.slice(0, -1)}' .. name, 0, -1)
+    if type(q) == 'table' and not q.err then queue = q end
+    local z = redis.pcall('ZRANGE', '${REDISSON_TIMEOUT_PREFIX.slice(0, -1)}' .. name, 0, -1, 'WITHSCORES')
+    if type(z) == 'table' and not z.err and #z > 0 then timeouts = z end
+    local tk = redis.pcall('GET', '${REDISSON_TOKEN_PREFIX.slice(0, -1)}' .. name)
+    if type(tk) == 'string' then token = tk end
+  end
+  out[i] = { t, value, hash, pttl, queue, timeouts, token }
+end
+return out
+`;
+
+interface ScriptedClient {
+  lockscopeFetchBuffer(numKeys: number, ...keys: Buffer[]): Promise<unknown>;
+}
+
+function parseFetchReply(key: Buffer, raw: unknown): RawLockState {
+  const [type, value, hash, pttl, queue, timeouts, token] = (Array.isArray(raw) ? raw : []) as [
+    Buffer | string | undefined,
+    Buffer | null,
+    Buffer[] | null,
+    number | undefined,
+    Buffer[] | null,
+    Buffer[] | null,
+    Buffer | null,
+  ];
+  let fields: Record<string, Buffer> | null = null;
+  if (Array.isArray(hash) && hash.length > 0) {
+    fields = {};
+    for (let i = 0; i + 1 < hash.length; i += 2) fields[hash[i]!.toString()] = hash[i + 1]!;
+  }
+  let pairs: Array<[string, number]> | null = null;
+  if (Array.isArray(timeouts) && timeouts.length > 0) {
+    pairs = [];
+    for (let i = 0; i + 1 < timeouts.length; i += 2) pairs.push([timeouts[i]!.toString(), Number(timeouts[i + 1]!.toString())]);
+  }
+  return {
+    key,
+    type: type === undefined ? 'none' : type.toString(),
+    value: Buffer.isBuffer(value) ? value : null,
+    hash: fields,
+    pttl: typeof pttl === 'number' ? pttl : -2,
+    queue: Array.isArray(queue) ? queue : [],
+    timeouts: pairs,
+    fencingToken: Buffer.isBuffer(token) ? token : null,
+  };
 }
