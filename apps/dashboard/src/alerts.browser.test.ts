@@ -46,13 +46,18 @@ async function seedAlerts(store: Store, now: number) {
     });
     return row.id.toString();
   };
-  return {
+  const made = {
     // The message carries the hostile name too: the collector writes it from the key.
     scriptFiring: await create({ rule: 'near_expiry', state: 'firing', source: 'redis-main', lockId: seeded.ids.script, lockName: SCRIPT_NAME, startedAt: now - 120_000, message: `${SCRIPT_NAME} <img src=x onerror="window.__pwned=2"> used 91% of its TTL`, value: 0.91, threshold: 0.8 }),
     contendedSlow: await create({ rule: 'slow_acquisition', state: 'firing', source: 'etcd-main', lockId: seeded.ids.contended, lockName: '/locks/cron-leader', startedAt: now - 10 * 60_000, message: 'P95 acquisition 92 ms over 5 min', value: 92, threshold: 50 }),
     contendedExpired: await create({ rule: 'lease_expired', state: 'resolved', source: 'etcd-main', lockId: seeded.ids.contended, lockName: '/locks/cron-leader', startedAt: now - 20 * 60_000, message: 'lease lapsed while held', value: 310_000, threshold: 300_000 }),
     sourceDown: await create({ rule: 'source_down', state: 'firing', source: 'redis-old', startedAt: now - 30 * 60_000, message: 'redis-old unreachable', value: 1_800_000, threshold: 30_000 }),
   };
+  const attempt = (n: number, status: number, ok: boolean, error: string | null) =>
+    store.prisma.delivery.create({ data: { alertId: BigInt(made.scriptFiring), webhook: 'ops<b>pager</b>', kind: 'firing', at: BigInt(now - 119_000 + n * 1_000), attempt: n, status, ok, error } });
+  await attempt(1, 500, false, 'HTTP 500 from receiver');
+  await attempt(2, 200, true, null);
+  return made;
 }
 
 beforeAll(async () => {
@@ -115,6 +120,15 @@ describe('alerts in headless Chromium', () => {
       expect(await row.textContent()).toContain('91% / 80%');
       expect(await page.locator('img').count()).toBe(0);
       expect(await pwned(page)).toBeUndefined();
+
+      await row.getByRole('button', { name: 'deliveries' }).click();
+      const log = open.getByTestId('delivery-log');
+      await log.waitFor();
+      const attempts = await log.locator('tbody tr').allTextContents();
+      expect(attempts).toHaveLength(2);
+      expect(attempts[0]).toMatch(/ops<b>pager<\/b>.*firing.*1.*failed.*HTTP 500.*HTTP 500 from receiver/);
+      expect(attempts[1]!.trim()).toMatch(/2.*delivered.*HTTP 200$/);
+      expect(await log.locator('b').count()).toBe(0);
       await page.screenshot({ path: join(artifacts, 'alerts.png'), fullPage: true });
 
       await page.getByLabel('Acknowledge as').fill('alice');

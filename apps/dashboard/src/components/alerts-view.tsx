@@ -1,10 +1,10 @@
 'use client';
 
-import type { AlertView, SourceView } from '@lockscope/store';
+import type { AlertDetail, AlertView, SourceView } from '@lockscope/store';
 import { useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { Fragment, useEffect, useState } from 'react';
 import { formatAlertValue, SILENCE_CHOICES } from '../lib/alert-format';
 import { fetchJson, postJson, query } from '../lib/api-client';
 import { formatMs, formatTime } from '../lib/format';
@@ -195,6 +195,7 @@ function AlertTable({ alerts, actions, testId }: { alerts: AlertView[]; actions?
             <th scope="col">Acknowledged</th>
             <th scope="col">Silenced until</th>
             {actions && <th scope="col">Actions</th>}
+            <th scope="col">Webhooks</th>
           </tr>
         </thead>
         <tbody>
@@ -209,63 +210,117 @@ function AlertTable({ alerts, actions, testId }: { alerts: AlertView[]; actions?
 
 function AlertRow({ alert: a, actions }: { alert: AlertView; actions: Actions | undefined }) {
   const [silenceMs, setSilenceMs] = useState(SILENCE_CHOICES[1]!.ms);
+  const [showLog, setShowLog] = useState(false);
   const now = Date.now();
   const silenced = a.silencedUntil !== null && a.silencedUntil > now;
   const busy = actions?.busy === a.id;
+  const columns = actions ? 10 : 9;
   return (
-    <tr data-alert-id={a.id} data-state={a.state} data-rule={a.rule}>
-      <td className="nowrap">
-        <span className={`badge ${a.state === 'firing' ? 'bad' : 'muted'}`}>{a.rule}</span>
-      </td>
-      <td>
-        {a.lockId ? (
-          <Link href={`/locks/${encodeURIComponent(a.lockId)}`} className="lock-link">
-            <UntrustedText value={a.lockName ?? a.lockId} max={60} />
-          </Link>
-        ) : (
-          <span className="muted">source</span>
-        )}{' '}
-        <span className="muted" style={{ fontSize: 12 }}>
-          <UntrustedText value={a.source} max={24} />
-        </span>
-      </td>
-      <td className="nowrap">{formatTime(a.startedAt)}</td>
-      <td className="nowrap">{a.resolvedAt === null ? formatMs(Math.max(0, now - a.startedAt)) : formatTime(a.resolvedAt)}</td>
-      <td className="num nowrap">{formatAlertValue(a)}</td>
-      <td>
-        <UntrustedText value={a.message} max={120} />
-      </td>
-      <td data-testid="acked">
-        {a.ackedAt === null ? (
-          <span className="muted">no</span>
-        ) : (
-          <>
-            <UntrustedText value={a.ackedBy} max={24} /> <span className="muted">{formatTime(a.ackedAt)}</span>
-          </>
-        )}
-      </td>
-      <td className="nowrap" data-testid="silenced">
-        {silenced ? formatTime(a.silencedUntil) : <span className="muted">—</span>}
-      </td>
-      {actions && (
+    <Fragment>
+      <tr data-alert-id={a.id} data-state={a.state} data-rule={a.rule}>
         <td className="nowrap">
-          <div className="row" style={{ flexWrap: 'nowrap', gap: 6 }}>
-            <button type="button" disabled={busy || actions.ackBy.trim() === ''} title={actions.ackBy.trim() === '' ? 'Enter a name under "Acknowledge as" first' : undefined} onClick={() => actions.act({ kind: 'ack', id: a.id, by: actions.ackBy })}>
-              {a.ackedAt === null ? 'Acknowledge' : 'Re-acknowledge'}
-            </button>
-            <select aria-label="Silence for" value={silenceMs} onChange={(e) => setSilenceMs(Number(e.target.value))}>
-              {SILENCE_CHOICES.map((c) => (
-                <option key={c.ms} value={c.ms}>
-                  {c.label}
-                </option>
-              ))}
-            </select>
-            <button type="button" disabled={busy} onClick={() => actions.act({ kind: 'silence', id: a.id, forMs: silenceMs })}>
-              Silence
-            </button>
-          </div>
+          <span className={`badge ${a.state === 'firing' ? 'bad' : 'muted'}`}>{a.rule}</span>
         </td>
+        <td>
+          {a.lockId ? (
+            <Link href={`/locks/${encodeURIComponent(a.lockId)}`} className="lock-link">
+              <UntrustedText value={a.lockName ?? a.lockId} max={60} />
+            </Link>
+          ) : (
+            <span className="muted">source</span>
+          )}{' '}
+          <span className="muted" style={{ fontSize: 12 }}>
+            <UntrustedText value={a.source} max={24} />
+          </span>
+        </td>
+        <td className="nowrap">{formatTime(a.startedAt)}</td>
+        <td className="nowrap">{a.resolvedAt === null ? formatMs(Math.max(0, now - a.startedAt)) : formatTime(a.resolvedAt)}</td>
+        <td className="num nowrap">{formatAlertValue(a)}</td>
+        <td>
+          <UntrustedText value={a.message} max={120} />
+        </td>
+        <td data-testid="acked">
+          {a.ackedAt === null ? (
+            <span className="muted">no</span>
+          ) : (
+            <>
+              <UntrustedText value={a.ackedBy} max={24} /> <span className="muted">{formatTime(a.ackedAt)}</span>
+            </>
+          )}
+        </td>
+        <td className="nowrap" data-testid="silenced">
+          {silenced ? formatTime(a.silencedUntil) : <span className="muted">—</span>}
+        </td>
+        {actions && (
+          <td className="nowrap">
+            <div className="row" style={{ flexWrap: 'nowrap', gap: 6 }}>
+              <button type="button" disabled={busy || actions.ackBy.trim() === ''} title={actions.ackBy.trim() === '' ? 'Enter a name under "Acknowledge as" first' : undefined} onClick={() => actions.act({ kind: 'ack', id: a.id, by: actions.ackBy })}>
+                {a.ackedAt === null ? 'Acknowledge' : 'Re-acknowledge'}
+              </button>
+              <select aria-label="Silence for" value={silenceMs} onChange={(e) => setSilenceMs(Number(e.target.value))}>
+                {SILENCE_CHOICES.map((c) => (
+                  <option key={c.ms} value={c.ms}>
+                    {c.label}
+                  </option>
+                ))}
+              </select>
+              <button type="button" disabled={busy} onClick={() => actions.act({ kind: 'silence', id: a.id, forMs: silenceMs })}>
+                Silence
+              </button>
+            </div>
+          </td>
+        )}
+        <td>
+          <button type="button" className="link" aria-expanded={showLog} onClick={() => setShowLog((o) => !o)}>
+            {showLog ? 'hide log' : 'deliveries'}
+          </button>
+        </td>
+      </tr>
+      {showLog && (
+        <tr>
+          <td colSpan={columns}>
+            <DeliveryLog id={a.id} />
+          </td>
+        </tr>
       )}
-    </tr>
+    </Fragment>
+  );
+}
+
+/** Webhook attempts of one alert, fetched when opened. */
+function DeliveryLog({ id }: { id: string }) {
+  const q = useQuery({ queryKey: ['alert', id], queryFn: ({ signal }) => fetchJson<AlertDetail>(`/api/v1/alerts/${encodeURIComponent(id)}`, signal) });
+  if (q.isError && !q.data) return <ErrorState error={q.error} what="the delivery log" />;
+  if (!q.data) return <Loading what="delivery log" />;
+  if (q.data.deliveries.length === 0) return <p className="muted">No webhook delivery recorded for this alert.</p>;
+  return (
+    <table className="data" data-testid="delivery-log">
+      <thead>
+        <tr>
+          <th scope="col">At</th>
+          <th scope="col">Webhook</th>
+          <th scope="col">Kind</th>
+          <th scope="col" className="num">
+            Attempt
+          </th>
+          <th scope="col">Result</th>
+        </tr>
+      </thead>
+      <tbody>
+        {q.data.deliveries.map((d) => (
+          <tr key={d.id}>
+            <td className="nowrap">{formatTime(d.at)}</td>
+            <td>
+              <UntrustedText value={d.webhook} max={40} />
+            </td>
+            <td>{d.kind}</td>
+            <td className="num">{d.attempt}</td>
+            <td>
+              <span className={`badge ${d.ok ? 'ok' : 'bad'}`}>{d.ok ? 'delivered' : 'failed'}</span> {d.status !== null && <span className="muted">HTTP {d.status}</span>} {d.error !== null && <UntrustedText value={d.error} max={120} />}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
