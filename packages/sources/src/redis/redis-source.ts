@@ -503,9 +503,27 @@ class RedisLockSource implements LockSource {
   private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
     const hex = pending.key.toString('hex');
     const lock = recogniseLock(state);
-    const prev = this.emitUnreadHolds(pending, this.tracked.get(hex), lock?.dialect ?? null);
+    const { prev, dangling } = this.emitUnreadHolds(pending, this.tracked.get(hex), lock?.dialect ?? null);
     const endCause = lastEndCause(pending.events);
     const at = pending.at;
+    if (lock === null && dangling) {
+      // Set after the last end we saw, and already gone: its del is still on the way.
+      // Count it now and keep it open so that del ends it.
+      const unreadDialect: Dialect = prev?.dialect ?? (dangling === 'set' ? 'redis-string' : 'redisson');
+      const seq = ++this.seq;
+      this.tracked.set(hex, { dialect: unreadDialect, holdId: `unread:${seq}`, ttlMs: null, renewedAt: null, waiterSince: new Map() });
+      this.emit({
+        source: this.name,
+        key: pending.key,
+        dialect: unreadDialect,
+        at,
+        seq,
+        hold: { holdId: `unread:${seq}`, holder: UNREAD_HOLDER, token: null, ttlMs: null, remainingMs: null },
+        waiters: null,
+        ...(prev?.holdId != null ? { endCause: endCause ?? 'unknown' } : {}),
+      });
+      return;
+    }
     if (lock === null) {
       if (!prev) return;
       this.tracked.delete(hex);
@@ -568,9 +586,10 @@ class RedisLockSource implements LockSource {
    * then `del` or `expired`. Each becomes an acquisition with an unread holder, so
    * acquisitions are counted even when their value could not be read. The known
    * hold that such a sequence ends is ended first, in order. Returns the tracked
-   * state the final read should be compared with.
+   * state the final read should be compared with, and the create event of a hold
+   * whose end has not been seen yet (`dangling`).
    */
-  private emitUnreadHolds(pending: PendingFetch, prev: Tracked | undefined, dialect: Dialect | null): Tracked | undefined {
+  private emitUnreadHolds(pending: PendingFetch, prev: Tracked | undefined, dialect: Dialect | null): { prev: Tracked | undefined; dangling: string | null } {
     const events = pending.events;
     const hex = pending.key.toString('hex');
     let current = prev;
@@ -614,7 +633,7 @@ class RedisLockSource implements LockSource {
         unread = event;
       }
     }
-    return current;
+    return { prev: current, dangling: unread };
   }
 
   private waitersWithSince(lock: RecognisedLock, prev: Tracked | undefined, firstSeen: number | null): WaiterObservation[] | null {
