@@ -232,6 +232,10 @@ describe('alerts in headless Chromium', () => {
     });
     const r = await fetch(`${live!.url}/api/v1/alerts/${ids.sourceDown}/ack`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{"by":"mallory"}' });
     expect(r.status).toBe(400);
+    // A 1 MB body is refused from its declared length, not read and parsed.
+    const big = await fetch(`${live!.url}/api/v1/alerts/${ids.sourceDown}/ack`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ by: 'x'.repeat(1_000_000) }) });
+    expect(big.status).toBe(400);
+    expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/body larger than/);
     const row = await withStore((s) => s.prisma.alert.findUniqueOrThrow({ where: { id: BigInt(ids.sourceDown) } }));
     expect(row.ackedBy).toBeNull();
   });

@@ -106,6 +106,9 @@ export async function jsonBodyOf(request: Request): Promise<unknown> {
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new z.ZodError([{ code: 'custom', path: [], message: 'send a JSON body with Content-Type: application/json', input: type }]);
   }
+  // Refuse a declared oversized body before reading it.
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > MAX_BODY_CHARS * 4) throw new z.ZodError([{ code: 'custom', path: [], message: `body larger than ${MAX_BODY_CHARS} characters`, input: declared }]);
   const text = await request.text();
   if (text.length > MAX_BODY_CHARS) throw new z.ZodError([{ code: 'custom', path: [], message: `body larger than ${MAX_BODY_CHARS} characters`, input: text.length }]);
   try {
