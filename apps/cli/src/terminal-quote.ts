@@ -2,6 +2,7 @@
 // carry bytes chosen by whoever wrote the key. Printed raw, an ESC can rewrite
 // the operator's screen, a CR can overwrite a line, a bidi override can make
 // one name look like another. Every such value goes through quoteForTerminal.
+import { utf8SequenceLength } from '@lockscope/core';
 
 export interface QuoteOptions {
   /** Longest result in characters (escapes count by their printed length); longer values end in an ellipsis. */
@@ -65,27 +66,6 @@ function tokensOfString(text: string): string[] {
     else tokens.push(text[i]!);
   }
   return tokens;
-}
-
-/** Length of the valid UTF-8 sequence at i, or 0 when the byte there starts none. */
-function utf8SequenceLength(b: Uint8Array, i: number): number {
-  const c = b[i]!;
-  if (c < 0x80) return 1;
-  let len: number;
-  let min: number;
-  if (c >= 0xc2 && c <= 0xdf) [len, min] = [2, 0x80];
-  else if (c >= 0xe0 && c <= 0xef) [len, min] = [3, 0x800];
-  else if (c >= 0xf0 && c <= 0xf4) [len, min] = [4, 0x10000];
-  else return 0;
-  if (i + len > b.length) return 0;
-  let cp = c & (0xff >> (len + 1));
-  for (let k = 1; k < len; k++) {
-    const cc = b[i + k]!;
-    if ((cc & 0xc0) !== 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
 }
 
 function tokensOfBytes(bytes: Uint8Array): string[] {

@@ -1,13 +1,12 @@
+import { DueHeap } from '@lockscope/core';
+
 /**
- * One setTimeout for any number of deadlines: a binary min-heap of (dueAt, key).
- * Re-scheduling a key replaces its deadline; stale heap entries are skipped
- * lazily. Cost grows with the number of schedule() calls, not with the number
- * of holds times a polling rate.
+ * One setTimeout for any number of deadlines, over core's DueHeap.
+ * Re-scheduling a key replaces its deadline. Cost grows with the number of
+ * schedule() calls, not with the number of holds times a polling rate.
  */
 export class TimerQueue {
-  private heap: { dueAt: number; key: string; version: number }[] = [];
-  private current = new Map<string, number>();
-  private versions = 0;
+  private readonly due = new DueHeap();
   private timer: NodeJS.Timeout | null = null;
   private timerDueAt = Infinity;
   private stopped = false;
@@ -18,84 +17,45 @@ export class TimerQueue {
   ) {}
 
   get size(): number {
-    return this.current.size;
+    return this.due.size;
   }
 
   schedule(key: string, dueAt: number): void {
     if (this.stopped) return;
-    const version = ++this.versions;
-    this.current.set(key, version);
-    this.push({ dueAt, key, version });
+    this.due.schedule(key, dueAt);
     if (dueAt < this.timerDueAt) this.arm();
   }
 
   cancel(key: string): void {
-    this.current.delete(key);
+    this.due.cancel(key);
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.heap = [];
-    this.current.clear();
+    this.due.clear();
   }
 
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerDueAt = Infinity;
-    const top = this.heap[0];
-    if (!top || this.stopped) return;
-    this.timerDueAt = top.dueAt;
-    // Timers are capped so a far deadline does not overflow setTimeout's 32-bit delay.
-    const delay = Math.min(Math.max(0, top.dueAt - this.now()), 2 ** 31 - 1);
+    const next = this.due.peek();
+    if (next === null || this.stopped) return;
+    this.timerDueAt = next;
+    // Capped so a far deadline does not overflow setTimeout's 32-bit delay.
+    const delay = Math.min(Math.max(0, next - this.now()), 2 ** 31 - 1);
     this.timer = setTimeout(() => this.fire(), delay);
   }
 
   private fire(): void {
     this.timer = null;
     this.timerDueAt = Infinity;
-    const now = this.now();
-    for (;;) {
-      const top = this.heap[0];
-      if (!top || top.dueAt > now) break;
-      this.pop();
-      if (this.current.get(top.key) !== top.version) continue;
-      this.current.delete(top.key);
-      this.onDue(top.key, top.dueAt);
+    for (const { key, dueAt } of this.due.takeDue(this.now())) {
+      this.onDue(key, dueAt);
       if (this.stopped) return;
     }
     this.arm();
-  }
-
-  private push(item: { dueAt: number; key: string; version: number }): void {
-    const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.dueAt <= h[i]!.dueAt) break;
-      [h[parent], h[i]] = [h[i]!, h[parent]!];
-      i = parent;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && h[l]!.dueAt < h[m]!.dueAt) m = l;
-      if (r < h.length && h[r]!.dueAt < h[m]!.dueAt) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i]!, h[m]!];
-      i = m;
-    }
   }
 }

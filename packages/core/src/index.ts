@@ -9,3 +9,4 @@ export * from './sketch.js';
 export * from './hold-tracker.js';
 export * from './rollup.js';
 export * from './alerts/index.js';
+export { DueHeap } from './due-heap.js';

@@ -22,7 +22,7 @@ export function displayKey(bytes: Uint8Array): string {
     let out = '';
     let i = 0;
     while (i < bytes.length) {
-      const len = validUtf8SequenceLength(bytes, i);
+      const len = utf8SequenceLength(bytes, i);
       if (len > 0) {
         out += Buffer.from(bytes.subarray(i, i + len)).toString('utf8');
         i += len;
@@ -35,7 +35,8 @@ export function displayKey(bytes: Uint8Array): string {
   }
 }
 
-function validUtf8SequenceLength(b: Uint8Array, i: number): number {
+/** Length of the valid UTF-8 sequence at i, or 0 when the byte there starts none. */
+export function utf8SequenceLength(b: Uint8Array, i: number): number {
   const c = b[i]!;
   if (c < 0x80) return 1;
   let len: number;

@@ -1,6 +1,6 @@
 import type { LockEvent } from '../events.js';
 import { AlertPolicy, type LockRef } from './alert-policy.js';
-import { DueHeap } from './due-heap.js';
+import { DueHeap } from '../due-heap.js';
 import { isAlertRule, type AlertRule } from './rule-names.js';
 
 /** A change in the set of open alerts. One alert is open per (rule, lock) or (rule, source) at a time. */
@@ -290,7 +290,7 @@ export class AlertEngine {
   /** Fires and resolves what has come due by `at`. */
   tick(at: number): AlertTransition[] {
     const out: AlertTransition[] = [];
-    for (const key of this.due.takeDue(at)) {
+    for (const { key } of this.due.takeDue(at)) {
       if (key === MUTE_KEY) {
         // A mute ended: conditions it held back may fire now.
         for (const s of [...this.locks.values()]) {

@@ -1,7 +1,8 @@
 /**
  * Deadlines by key in a binary min-heap; re-scheduling a key replaces its
- * deadline and stale entries are skipped lazily. Lets the alert engine look
- * only at the locks whose time has come instead of scanning every lock.
+ * deadline and stale entries are skipped lazily. Lets the alert engine and the
+ * collector's timers look only at the locks whose time has come instead of
+ * scanning every lock.
  */
 export class DueHeap {
   private heap: { dueAt: number; key: string; version: number }[] = [];
@@ -32,16 +33,26 @@ export class DueHeap {
     return this.heap[0]?.dueAt ?? null;
   }
 
-  /** Removes and returns every key due at or before `at`. */
-  takeDue(at: number): string[] {
-    const out: string[] = [];
+  /** Keys with a live deadline. */
+  get size(): number {
+    return this.current.size;
+  }
+
+  clear(): void {
+    this.heap = [];
+    this.current.clear();
+  }
+
+  /** Removes and returns every key due at or before `at`, earliest first, with its deadline. */
+  takeDue(at: number): { key: string; dueAt: number }[] {
+    const out: { key: string; dueAt: number }[] = [];
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
       if (!top || top.dueAt > at) break;
       this.pop();
       this.current.delete(top.key);
-      out.push(top.key);
+      out.push({ key: top.key, dueAt: top.dueAt });
     }
     return out;
   }
