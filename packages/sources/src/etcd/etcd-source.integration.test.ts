@@ -257,6 +257,7 @@ describe('etcd source against a real etcd', () => {
 
       const second = createEtcdSource(config);
       const rec2 = recordingSink();
+      let lastProgress: string;
       try {
         await second.watch({ sink: rec2.sink, resumeRevision: resumeAt });
         await waitFor(() => rec2.progress.length > 0 && BigInt(rec2.progress.at(-1)!) >= headWhileStopped, { message: 'the replay' });
@@ -276,7 +277,7 @@ describe('etcd source against a real etcd', () => {
         await etcd.etcdctl(['lock', '/locks/cron', 'true']);
         await waitFor(() => rec2.of('/locks/cron').length === 8, { message: 'the live hold' });
         expect(rec2.of('/locks/cron').slice(6).every((o) => o.replayed === undefined)).toBe(true);
-        var lastProgress = rec2.progress.at(-1)!;
+        lastProgress = rec2.progress.at(-1)!;
       } finally {
         await second.stop();
       }

@@ -35,7 +35,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function safeText(bytes: Uint8Array): string {
   const head = bytes.length > MAX_SHOWN_CHARS * 4 ? bytes.subarray(0, MAX_SHOWN_CHARS * 4) : bytes;
-  // eslint-disable-next-line no-control-regex
+   
   let text = displayKey(head).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   const chars = Array.from(text);
   if (chars.length > MAX_SHOWN_CHARS || head.length < bytes.length) {
