@@ -43,6 +43,17 @@ async function lockscopeClients(redis: RedisServer): Promise<string[]> {
 
 const uuid = () => randomUUID();
 
+/**
+ * Redis never says what PX/PEXPIRE was: the source infers the grant from PTTL
+ * read just after the event, exact unless this process was too busy to read it
+ * promptly (CI on 2 cores). It is a lower bound, never above the real TTL.
+ */
+function expectInferredTtl(actual: number | null, granted: number): void {
+  expect(actual).not.toBeNull();
+  expect(actual!).toBeLessThanOrEqual(granted);
+  expect(actual!).toBeGreaterThan(granted * 0.75);
+}
+
 describe('Redis source: SET NX PX locks', () => {
   it('sees a redis-cli SET NX PX with holder and TTL, then its expiry', async () => {
     await withSource(async ({ redis, source }) => {
@@ -54,7 +65,8 @@ describe('Redis source: SET NX PX locks', () => {
       await redis.cli(['SET', 'lock:x', 'tok', 'NX', 'PX', '2000']);
       const held = await waitFor(() => c.of('lock:x').find((o) => o.hold !== null), { message: 'lock:x held' });
       expect(held.dialect).toBe('redis-string');
-      expect(held.hold).toMatchObject({ holdId: 'tok', holder: 'tok', token: null, ttlMs: 2000 });
+      expect(held.hold).toMatchObject({ holdId: 'tok', holder: 'tok', token: null });
+      expectInferredTtl(held.hold!.ttlMs, 2000);
       expect(held.hold!.remainingMs).toBeGreaterThan(1500);
       expect(held.hold!.remainingMs).toBeLessThanOrEqual(2000);
       expect(held.waiters).toBeNull();
@@ -86,7 +98,10 @@ describe('Redis source: SET NX PX locks', () => {
       const renewedAt = renewals.map((o) => o.hold!.renewedAt!);
       for (let i = 1; i < renewedAt.length; i++) expect(renewedAt[i]!).toBeGreaterThan(renewedAt[i - 1]!);
       expect(renewedAt.at(-1)! - renewedAt[0]!).toBeGreaterThanOrEqual(1800);
-      for (const o of renewals) expect(o.hold).toMatchObject({ holdId: 'tok-r', ttlMs: 2000 });
+      for (const o of renewals) {
+        expect(o.hold!.holdId).toBe('tok-r');
+        expectInferredTtl(o.hold!.ttlMs, 2000);
+      }
       // Renewals are not new holds: nothing ended.
       expect(renewals.every((o) => o.endCause === undefined)).toBe(true);
 
