@@ -83,3 +83,14 @@ export async function startCollectorStack(options: StackOptions): Promise<Collec
   await stack.collector.start();
   return stack;
 }
+
+/**
+ * SET key value NX PX ttl through redis-cli, returning Redis's own clock at the
+ * SET (ms): the true acquisition time, to measure the collector against.
+ */
+export async function setNxPxAt(redis: { cli(args: string[]): Promise<string> }, key: string, value: string, ttlMs: number): Promise<number> {
+  const script = "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end; return redis.call('TIME')";
+  const out = (await redis.cli(['EVAL', script, '1', key, value, String(ttlMs)])).trim().split('\n');
+  if (out.length !== 2) throw new Error(`SET NX on ${key} did not acquire: ${out.join(' ')}`);
+  return Number(out[0]) * 1000 + Number(out[1]) / 1000;
+}

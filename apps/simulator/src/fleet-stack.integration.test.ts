@@ -91,7 +91,10 @@ describe('the simulated fleet through the collector and lockctl', () => {
       expect(seen.get('/locks/cron-leader')!.holder).toMatch(/^[0-9a-f]+ \(scheduler-[abc]/);
       // Three candidates: one leads, two wait in the recipe's queue.
       expect(seen.get('/locks/cron-leader')!.waiters).toBe(2);
-      expect(seen.get('lock:checkout')).toMatchObject({ source: 'redis-sim', dialect: 'redisson-fair' });
+      // A one-shot read cannot tell a fair lock with an empty queue (Redisson deletes the
+      // queue keys) from a plain Redisson lock.
+      expect(seen.get('lock:checkout')).toMatchObject({ source: 'redis-sim' });
+      expect(['redisson-fair', 'redisson']).toContain(seen.get('lock:checkout')!.dialect);
       expect(seen.get('lock:orders')).toMatchObject({ dialect: 'redisson' });
       expect(seen.get('lock:job:0000')).toMatchObject({ dialect: 'redis-string' });
 

@@ -211,6 +211,24 @@ describe('Redis source: Redisson layouts', () => {
       expect(listed[0]).toMatchObject({ name: 'lock:f', dialect: 'redisson-fair', hold: null });
     });
   });
+  it('keeps a fair lock fair when Redisson deletes its emptied queue', async () => {
+    await withSource(async ({ redis, source }) => {
+      const c = collector();
+      await source.watch({ sink: c.sink });
+      const holder = `${uuid()}:1`;
+      const waiter = `${uuid()}:2`;
+      await redis.cli(['HSET', 'lock:fq', holder, '1']);
+      await redis.cli(['RPUSH', 'redisson_lock_queue:{lock:fq}', waiter]);
+      await redis.cli(['ZADD', 'redisson_lock_timeout:{lock:fq}', String(Date.now() + 60_000), waiter]);
+      await waitFor(() => c.of('lock:fq').find((o) => o.dialect === 'redisson-fair' && o.waiters?.length === 1), { message: 'the fair lock with a waiter' });
+      // The waiter gives up: Redisson removes both queue keys; the hash stays held.
+      await redis.cli(['DEL', 'redisson_lock_queue:{lock:fq}', 'redisson_lock_timeout:{lock:fq}']);
+      const after = await waitFor(() => c.of('lock:fq').at(-1)?.waiters?.length === 0 ? c.of('lock:fq').at(-1) : undefined, { message: 'the emptied queue' });
+      expect(after).toMatchObject({ dialect: 'redisson-fair', waiters: [] });
+      expect(after!.hold?.holder).toBe(holder);
+    });
+  });
+
   it('with a pattern as wide as *, lists read/write locks but not Redisson bookkeeping keys', async () => {
     await withSource(
       async ({ redis, source }) => {

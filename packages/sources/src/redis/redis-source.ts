@@ -550,7 +550,9 @@ class RedisLockSource implements LockSource {
         renewedAt = pending.grantAt ?? (sameHold ? prev!.renewedAt : null);
       } else if (pending.grantAt !== null) {
         ttlMs = estimateGrantedTtl(remaining, doneMono - (pending.grantMono ?? pending.firstMono));
-        renewedAt = pending.grantAt;
+        // The expiry is known precisely (now + PTTL); when the TTL estimate is right,
+        // expiry - TTL is the real grant, earlier than a notification handled late.
+        renewedAt = Math.min(pending.grantAt, this.now() + remaining - ttlMs);
       } else if (sameHold) {
         ttlMs = prev!.ttlMs;
         renewedAt = prev!.renewedAt;
@@ -559,9 +561,12 @@ class RedisLockSource implements LockSource {
       }
       hold = { ...lock.hold, ttlMs, renewedAt };
     }
-    const waiters = this.waitersWithSince(lock, prev, at);
+    // Redisson deletes a fair lock's queue keys when the queue empties; once seen as
+    // fair, a lock stays fair for this source (with an empty queue) instead of flipping.
+    const dialect: Dialect = lock.dialect === 'redisson' && prev?.dialect === 'redisson-fair' ? 'redisson-fair' : lock.dialect;
+    const waiters = dialect === 'redisson-fair' && lock.waiters === null ? [] : this.waitersWithSince(lock, prev, at);
     this.tracked.set(hex, {
-      dialect: lock.dialect,
+      dialect,
       holdId: lock.hold?.holdId ?? null,
       ttlMs,
       renewedAt,
@@ -571,7 +576,7 @@ class RedisLockSource implements LockSource {
     this.emit({
       source: this.name,
       key: pending.key,
-      dialect: lock.dialect,
+      dialect,
       at,
       seq: ++this.seq,
       hold,
