@@ -3,7 +3,7 @@
 // modules (better-sqlite3) and Prisma's runtime load from node_modules.
 // Usage (from an app folder): node ../../scripts/bundle.mjs src/main.ts [more entries]
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const entries = process.argv.slice(2);
@@ -12,16 +12,18 @@ if (entries.length === 0) {
   process.exit(2);
 }
 
-const rootPkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8'));
-const workspaceDirs = ['packages/core', 'packages/store', 'packages/sources', 'packages/testing', 'apps/cli', 'apps/collector'];
+const root = resolve(import.meta.dirname, '..');
+// Every workspace's npm dependencies stay external, whichever app is bundled.
+const workspaceDirs = ['apps', 'packages'].flatMap((group) =>
+  readdirSync(resolve(root, group)).map((name) => `${group}/${name}`).filter((dir) => existsSync(resolve(root, dir, 'package.json'))),
+);
 const external = new Set();
 for (const dir of ['.', ...workspaceDirs]) {
-  const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', dir, 'package.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(resolve(root, dir, 'package.json'), 'utf8'));
   for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
     if (!dep.startsWith('@lockscope/')) external.add(dep);
   }
 }
-void rootPkg;
 
 await build({
   entryPoints: entries,
