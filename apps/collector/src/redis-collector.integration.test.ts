@@ -36,7 +36,8 @@ describe('collector over a real Redis', () => {
     const near = events.find((e) => e.type === 'near_expiry')!;
     // Measured from Redis's own clock at the SET: the true acquisition.
     const sinceAcquired = Number(near.at) - acquiredAt;
-    expect(sinceAcquired).toBeGreaterThanOrEqual(1600);
+    // Redis keeps expiry in whole milliseconds (from its truncated clock): allow that 1 ms.
+    expect(sinceAcquired).toBeGreaterThanOrEqual(1599);
     expect(sinceAcquired).toBeLessThanOrEqual(2000);
     expect(events.filter((e) => e.type === 'near_expiry')).toHaveLength(1);
     expect(events.at(-1)!.type).toBe('expired');
