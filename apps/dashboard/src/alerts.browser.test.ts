@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openStore, type Store } from '@lockscope/store';
-import { freePort } from '@lockscope/testing';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, launchChromium, withPage as withBrowserPage } from '@lockscope/testing';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard, dashboardDir, startDashboard, type DashboardServer } from './test-support/dashboard-server';
 import { SCRIPT_NAME, seedFleet, type Seeded } from './test-support/seed';
@@ -75,11 +75,7 @@ beforeAll(async () => {
     seeded = await seedFleet(store);
     ids = await seedAlerts(store, seeded.now);
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -89,17 +85,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function withPage(fn: (page: Page, errors: string[]) => Promise<void>): Promise<void> {
-  const context = await browser!.newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  try {
-    await fn(page, errors);
-  } finally {
-    await context.close();
-  }
-}
+const withPage = (fn: (page: Page, errors: string[]) => Promise<void>) => withBrowserPage(browser!, fn, { width: 1400 });
 
 const pwned = (page: Page) => page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned);
 

@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { requireBinary, waitFor } from '@lockscope/testing';
-import { chromium } from 'playwright-core';
+import { launchChromium, waitFor } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -34,7 +33,7 @@ function processesMarked(marker: string): number[] {
 
 /** The dashboard as a person sees it: headless Chromium loads the page without errors. */
 async function pageTitleAndErrors(url: string): Promise<{ status: number | null; text: string; errors: string[] }> {
-  const browser = await chromium.launch({ executablePath: requireBinary('chromium'), headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

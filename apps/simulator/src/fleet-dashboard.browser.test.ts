@@ -1,21 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort, startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import { freePort, launchChromium, startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import type { Browser, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { buildDashboard, dashboardDir, startDashboard, type DashboardServer } from '../../dashboard/src/test-support/dashboard-server.js';
 import { parseRefusalLine } from './fencing-resource.js';
+import { bins, cleanEnv, lockctl, requireBuilt, root, type LsRow } from './fleet-test-support.js';
 
-const root = resolve(import.meta.dirname, '../../..');
 const artifacts = join(root, 'test-artifacts/fleet');
-const bins = {
-  collector: join(root, 'apps/collector/bin/lockscope-collector.js'),
-  lockctl: join(root, 'apps/cli/bin/lockctl.js'),
-  simulator: join(root, 'apps/simulator/bin/lockscope-simulator.js'),
-};
 
 /** The healthy line of the dashboard and the slow_acquisition rule. */
 const SLOW_P95_MS = 50;
@@ -29,21 +22,6 @@ const PATTERNS = [
   { pattern: 'Redisson fair lock', name: 'lock:checkout', dialect: 'redisson-fair' },
   { pattern: 'payments stall', name: '/locks/payments', dialect: 'etcd-mutex' },
 ] as const;
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.LOCKSCOPE_CONFIG;
-  return env;
-}
-
-interface LsRow {
-  source: string;
-  name: string;
-  dialect: string;
-  holder: string | null;
-  waiters: number | null;
-}
 
 /** "312 ms", "1.2 s" or "2 m 5 s" as the dashboard's formatMs writes them, in ms. */
 function parseShownMs(text: string): number {
@@ -78,9 +56,7 @@ async function lockIdOf(page: Page, base: string, name: string): Promise<string>
 
 describe('the demo stack in headless Chromium', () => {
   it('shows every pattern, the stall’s alerts, a contended lock over the 50 ms line and the crash ending as expired; lockctl agrees', async () => {
-    for (const [name, bin] of Object.entries(bins)) {
-      if (!existsSync(join(bin, '../../dist'))) throw new Error(`${name} is not built (${bin}): run npm run build before this test`);
-    }
+    requireBuilt();
     // `npm test` builds first; building here too would race a build already done.
     if (!existsSync(join(dashboardDir, '.next/BUILD_ID'))) await buildDashboard();
     mkdirSync(artifacts, { recursive: true });
@@ -124,11 +100,7 @@ describe('the demo stack in headless Chromium', () => {
       // The dashboard reads the same store through the same config, like the demo.
       const ui = await Promise.allSettled([
         startDashboard({ LOCKSCOPE_CONFIG: configPath }),
-        chromium.launch({
-          executablePath: '/usr/bin/chromium',
-          headless: true,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-        }),
+        launchChromium(),
       ]);
       dashboard = ui[0].status === 'fulfilled' ? ui[0].value : undefined;
       browser = ui[1].status === 'fulfilled' ? ui[1].value : undefined;
@@ -237,8 +209,7 @@ describe('the demo stack in headless Chromium', () => {
       const seen = new Map<string, LsRow>();
       const dialects = new Map<string, Set<string>>();
       await waitFor(async () => {
-        const { stdout } = await promisify(execFile)(process.execPath, [bins.lockctl, 'ls', '--config', configPath, '--json'], { env: cleanEnv(), timeout: 30_000 });
-        for (const row of JSON.parse(stdout) as LsRow[]) {
+        for (const row of (await lockctl(['ls', '--config', configPath])) as LsRow[]) {
           seen.set(row.name, row);
           dialects.set(row.name, (dialects.get(row.name) ?? new Set()).add(row.dialect));
         }

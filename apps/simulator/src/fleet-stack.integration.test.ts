@@ -1,39 +1,10 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { freePort, startChild, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { parseRefusalLine } from './fencing-resource.js';
-
-const root = resolve(import.meta.dirname, '../../..');
-const bins = {
-  collector: join(root, 'apps/collector/bin/lockscope-collector.js'),
-  lockctl: join(root, 'apps/cli/bin/lockctl.js'),
-  simulator: join(root, 'apps/simulator/bin/lockscope-simulator.js'),
-};
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.LOCKSCOPE_CONFIG;
-  return env;
-}
-
-interface LsRow {
-  source: string;
-  name: string;
-  dialect: string;
-  holder: string | null;
-  token: string | null;
-  waiters: number | null;
-}
-
-async function lockctl(args: string[]): Promise<unknown> {
-  const { stdout } = await promisify(execFile)(process.execPath, [bins.lockctl, ...args, '--json'], { env: cleanEnv(), timeout: 30_000 });
-  return JSON.parse(stdout) as unknown;
-}
+import { bins, cleanEnv, lockctl, requireBuilt, type LsRow } from './fleet-test-support.js';
 
 function counter(metrics: string, name: string, lock: string): number {
   const m = new RegExp(`^${name}\\{[^}]*lock="${lock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"[^}]*\\} (\\d+)`, 'm').exec(metrics);
@@ -42,9 +13,7 @@ function counter(metrics: string, name: string, lock: string): number {
 
 describe('the simulated fleet through the collector and lockctl', () => {
   it('every pattern is seen with its dialect and waiters; the stall and the crash end holds as expired after near-expiry; stale writes are refused', async () => {
-    for (const [name, bin] of Object.entries(bins)) {
-      if (!existsSync(join(bin, '../../dist'))) throw new Error(`${name} is not built (${bin}): run npm run build before this test`);
-    }
+    requireBuilt();
     const etcd = await startEtcd();
     const redis = await startRedis({ notifyKeyspaceEvents: 'KEg$hlzxe' }).catch(async (error: unknown) => {
       await etcd.stop();
