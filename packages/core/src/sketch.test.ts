@@ -83,6 +83,26 @@ describe('LatencySketch', () => {
     }
   });
 
+  it('merges serialised bytes straight into a running sketch, the same as decoding then merging', () => {
+    const parts = [0, 1, 2, 3].map((i) => sketchOf(latencies(700, 20 + i)));
+    parts.push(sketchOf([0, 0, 0.0001])); // zero bucket and a tiny value
+    const direct = new LatencySketch();
+    for (const p of parts) direct.mergeBytes(p.toBytes());
+    const viaMerge = LatencySketch.mergeAll(parts)!;
+    expect(direct.count).toBe(viaMerge.count);
+    for (const q of QS) expect(direct.quantile(q)).toBe(viaMerge.quantile(q));
+    expect(Array.from(direct.toBytes())).toEqual(Array.from(viaMerge.toBytes()));
+  });
+
+  it('leaves a running sketch unchanged when the bytes to merge are corrupt', () => {
+    const running = sketchOf(latencies(300, 30));
+    const before = Array.from(running.toBytes());
+    const good = sketchOf(latencies(300, 31)).toBytes();
+    // A whole valid sketch followed by a truncated tag: its bins decode before the damage is found, and none may land.
+    expect(() => running.mergeBytes(Uint8Array.from([...good, 0x80]))).toThrow(/not a DDSketch protobuf/);
+    expect(Array.from(running.toBytes())).toEqual(before);
+  });
+
   it('round-trips through bytes exactly, and the decoded sketch keeps accepting values in the same bins', () => {
     const values = latencies(5_000, 4);
     const s = sketchOf(values);

@@ -71,14 +71,25 @@ export class LatencySketch {
   }
 
   static fromBytes(bytes: Uint8Array): LatencySketch {
-    const out = new LatencySketch();
+    return new LatencySketch().mergeBytes(bytes);
+  }
+
+  /**
+   * Folds the sketch serialised in `bytes` into this one without building an
+   * intermediate sketch: what the dashboard does for thousands of rollup rows per
+   * request. The bytes are decoded and checked first, so bad bytes throw
+   * BAD_REQUEST and leave this sketch unchanged.
+   */
+  mergeBytes(bytes: Uint8Array): this {
+    let zero: number;
     try {
-      decodeInto(out.sketch, bytes);
+      zero = decode(bytes, this.sketch.mapping.gamma);
     } catch (error) {
       if (error instanceof LockscopeError) throw error;
       throw new LockscopeError('BAD_REQUEST', 'These bytes are not a DDSketch protobuf (truncated or corrupt).', { cause: error });
     }
-    return out;
+    applyDecoded(this.sketch, zero);
+    return this;
   }
 
   /** Merge any number of sketches (absent ones skipped); null when none was given. */
@@ -123,18 +134,39 @@ function writeStore(m: ProtoWriter, store: DenseStoreView): void {
   }
 }
 
-function decodeInto(sketch: DDSketch, bytes: Uint8Array): void {
+// Scratch for the bins of the sketch being decoded: reused across calls, so
+// merging thousands of rows allocates nothing per bin.
+let scratchKeys = new Int32Array(256);
+let scratchWeights = new Float64Array(256);
+let scratchLength = 0;
+
+function pushBin(key: number, weight: number): void {
+  if (scratchLength === scratchKeys.length) {
+    const keys = new Int32Array(scratchLength * 2);
+    keys.set(scratchKeys);
+    scratchKeys = keys;
+    const weights = new Float64Array(scratchLength * 2);
+    weights.set(scratchWeights);
+    scratchWeights = weights;
+  }
+  scratchKeys[scratchLength] = key;
+  scratchWeights[scratchLength] = weight;
+  scratchLength++;
+}
+
+/** Decodes and checks `bytes` into the scratch bins; returns the zero count. Throws on anything invalid. */
+function decode(bytes: Uint8Array, gamma: number): number {
+  scratchLength = 0;
   const r = new ProtoReader(bytes, 0, bytes.length);
   let mappingSeen = false;
   let zero = 0;
-  const bins: Array<[number, number]> = [];
   while (!r.done()) {
     const [field, wire] = r.tag();
     if (field === 1 && wire === 2) {
       mappingSeen = true;
-      checkMapping(r.sub(), sketch.mapping.gamma);
+      checkMapping(r.sub(), gamma);
     } else if (field === 2 && wire === 2) {
-      readStore(r.sub(), (key, weight) => bins.push([key, weight]));
+      readStore(r.sub(), pushBin);
     } else if (field === 3 && wire === 2) {
       let negative = 0;
       readStore(r.sub(), (_key, weight) => (negative += weight));
@@ -146,23 +178,30 @@ function decodeInto(sketch: DDSketch, bytes: Uint8Array): void {
     }
   }
   if (!mappingSeen) throw new LockscopeError('BAD_REQUEST', 'This DDSketch protobuf has no index mapping.');
-  if (!(zero >= 0)) throw new LockscopeError('BAD_REQUEST', 'This DDSketch protobuf has a negative zero count.');
-  if (bins.length > 0) {
+  if (!(zero >= 0) || !Number.isFinite(zero)) throw new LockscopeError('BAD_REQUEST', 'This DDSketch protobuf has an invalid zero count.');
+  return zero;
+}
+
+/** Adds the scratch bins and `zero` to the sketch. */
+function applyDecoded(sketch: DDSketch, zero: number): void {
+  const n = scratchLength;
+  const before = sketch.store.count;
+  if (n > 0) {
     // The dense store re-centres its array every time a key widens its range; adding the
     // extreme keys first sizes it once instead of once per bin
     // (merging a day of minute rows: ~400 ms before, ~30-80 ms after).
-    let lo = bins[0]!;
-    let hi = bins[0]!;
-    for (const b of bins) {
-      if (b[0] < lo[0]) lo = b;
-      if (b[0] > hi[0]) hi = b;
+    let lo = 0;
+    let hi = 0;
+    for (let i = 1; i < n; i++) {
+      if (scratchKeys[i]! < scratchKeys[lo]!) lo = i;
+      if (scratchKeys[i]! > scratchKeys[hi]!) hi = i;
     }
-    sketch.store.add(lo[0], lo[1]);
-    if (hi !== lo) sketch.store.add(hi[0], hi[1]);
-    for (const b of bins) if (b !== lo && b !== hi) sketch.store.add(b[0], b[1]);
+    sketch.store.add(scratchKeys[lo]!, scratchWeights[lo]!);
+    if (hi !== lo) sketch.store.add(scratchKeys[hi]!, scratchWeights[hi]!);
+    for (let i = 0; i < n; i++) if (i !== lo && i !== hi) sketch.store.add(scratchKeys[i]!, scratchWeights[i]!);
   }
-  sketch.zeroCount = zero;
-  sketch.count = sketch.store.count + zero;
+  sketch.zeroCount += zero;
+  sketch.count += sketch.store.count - before + zero;
 }
 
 function checkMapping(r: ProtoReader, gamma: number): void {
@@ -287,9 +326,11 @@ class ProtoReader {
     private readonly buf: Uint8Array,
     start: number,
     private readonly end: number,
+    view?: DataView,
   ) {
     this.pos = start;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Sub-messages share their parent's view: one per decoded sketch, not one per field.
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   done(): boolean {
@@ -330,7 +371,7 @@ class ProtoReader {
   sub(): ProtoReader {
     const len = this.varint();
     if (this.pos + len > this.end) throw new Error('truncated message');
-    const r = new ProtoReader(this.buf, this.pos, this.pos + len);
+    const r = new ProtoReader(this.buf, this.pos, this.pos + len, this.view);
     this.pos += len;
     return r;
   }

@@ -12,14 +12,12 @@ export class MergedSketch {
 
   add(bytes: Uint8Array | null | undefined): void {
     if (!bytes || bytes.byteLength === 0) return;
-    let part: LatencySketch;
     try {
-      part = LatencySketch.fromBytes(bytes);
+      // Decoded straight into the running sketch; bad bytes leave it unchanged.
+      (this.sketch ??= new LatencySketch()).mergeBytes(bytes);
     } catch {
       this.corrupt += 1;
-      return;
     }
-    (this.sketch ??= new LatencySketch()).merge(part);
   }
 
   /** Adds everything `other` holds; `other` stays as it is. */
