@@ -5,6 +5,7 @@ import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 import { storeUnavailable } from './store-error.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 import { writeBatch } from './write-batch.js';
+import { SqliteBatchWriter } from './write-batch-sqlite.js';
 import { listAudit, loadLiveLocks, loadRollups, loadSourceState, purgeBefore, recordAudit, type PurgeOptions } from './read.js';
 import type {
   AuditInput,
@@ -121,6 +122,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       shared.refs -= 1;
       if (shared.refs === 0) {
         sqliteConnections.delete(parsed.path);
+        connection.closeBatchWriter?.();
         await connection.prisma.$disconnect();
       }
     };
@@ -136,7 +138,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     provider: parsed.provider,
     display: parsed.display,
     migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
-    writeBatch: (batch) => serial(() => writeBatch(prisma, parsed, batch)),
+    writeBatch: (batch) => serial(async () => (connection.batchWriter ? connection.batchWriter().write(batch) : writeBatch(prisma, parsed, batch))),
     loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),
     loadLiveLocks: (source) => serial(() => loadLiveLocks(prisma, parsed, source)),
     loadRollups: (bucket) => serial(() => loadRollups(prisma, parsed, bucket)),
@@ -158,6 +160,9 @@ type Serial = <T>(fn: () => Promise<T>) => Promise<T>;
 interface Connection {
   prisma: StoreClient;
   serial: Serial;
+  /** SQLite: the batch writer's own connection, opened on the first batch (see write-batch-sqlite.ts). */
+  batchWriter?: () => SqliteBatchWriter;
+  closeBatchWriter?: () => void;
 }
 
 interface SharedConnection {
@@ -201,7 +206,13 @@ async function connect(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promi
     queue = run.catch(() => {});
     return run;
   };
-  return { prisma, serial };
+  let batchWriter: SqliteBatchWriter | null = null;
+  return {
+    prisma,
+    serial,
+    batchWriter: () => (batchWriter ??= new SqliteBatchWriter(parsed, options.busyTimeoutMs ?? 10_000)),
+    closeBatchWriter: () => batchWriter?.close(),
+  };
 }
 
 function isMissingGenerated(error: unknown): boolean {

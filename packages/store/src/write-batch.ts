@@ -15,7 +15,7 @@ export const MAX_PARAMS_PER_STATEMENT = 8000;
 
 type Conflict = { kind: 'update' | 'nothing'; target: string[] } | { kind: 'append' };
 
-interface TableSpec<R> {
+export interface TableSpec<R> {
   table: string;
   columns: readonly string[];
   values(row: R): RawValue[];
@@ -26,7 +26,8 @@ interface TableSpec<R> {
 
 const q = (name: string) => `"${name}"`;
 
-export function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
+/** The fixed parts of a multi-row INSERT for a table: `${head}(?, ...), (?, ...)${tail}`. */
+export function insertParts(spec: TableSpec<unknown>): { head: string; tail: string } {
   const head = `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES `;
   const conflict = spec.conflict;
   const tail =
@@ -38,19 +39,39 @@ export function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
             .filter((c) => !conflict.target.includes(c))
             .map((c) => `${q(c)} = excluded.${q(c)}`)
             .join(', ')}`;
+  return { head, tail };
+}
+
+/** Rows per statement for a table: as many as fit under MAX_PARAMS_PER_STATEMENT. */
+export function rowsPerStatement(spec: TableSpec<unknown>): number {
+  return Math.max(1, Math.floor(MAX_PARAMS_PER_STATEMENT / spec.columns.length));
+}
+
+/** Every row's values, checked (BAD_REQUEST on a bad value) before anything is written. */
+export function rowValues<R>(spec: TableSpec<R>, rows: R[]): RawValue[][] {
   const width = spec.columns.length;
-  const perStatement = Math.max(1, Math.floor(MAX_PARAMS_PER_STATEMENT / width));
+  return rows.map((row) => {
+    const values = spec.values(row);
+    if (values.length !== width) throw new LockscopeError('INTERNAL', `${spec.table}: ${values.length} values for ${width} columns`);
+    return values;
+  });
+}
+
+export function statements<R>(spec: TableSpec<R>, rows: R[]): Sql[] {
+  const { head, tail } = insertParts(spec as TableSpec<unknown>);
+  const width = spec.columns.length;
+  const perStatement = rowsPerStatement(spec as TableSpec<unknown>);
+  const all = rowValues(spec, rows);
   const out: Sql[] = [];
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const end = Math.min(rows.length, i + perStatement);
+  for (let i = 0; i < all.length; i += perStatement) {
+    const end = Math.min(all.length, i + perStatement);
     // Built as Sql(strings, values) directly: nesting sqltag/join per row cost
     // about a quarter of the whole write time in the bench.
     const strings: string[] = [];
     const values: RawValue[] = [];
     let pending = `${head}(`;
     for (let r = i; r < end; r++) {
-      const rowValues = spec.values(rows[r]!);
-      if (rowValues.length !== width) throw new LockscopeError('INTERNAL', `${spec.table}: ${rowValues.length} values for ${width} columns`);
+      const rowValues = all[r]!;
       for (let c = 0; c < width; c++) {
         strings.push(pending);
         values.push(rowValues[c]);
@@ -194,13 +215,20 @@ export const rollupSpec: TableSpec<RollupRow> = {
   key: (r) => `${r.lockId}\u0000${r.bucket}`,
 };
 
-function build<R>(spec: TableSpec<R>, rows: R[] | undefined): { sql: Sql[]; count: number } {
-  if (!rows || rows.length === 0) return { sql: [], count: 0 };
-  // Upserts go in key order: two writers touching overlapping rows then lock
-  // them in the same order (PostgreSQL would otherwise risk a deadlock).
+/**
+ * The rows to write for a table: upserts keep the last row per key and go in key
+ * order, so two writers touching overlapping rows lock them in the same order
+ * (PostgreSQL would otherwise risk a deadlock).
+ */
+export function orderedRows<R>(spec: TableSpec<R>, rows: R[] | undefined): R[] {
+  if (!rows || rows.length === 0) return [];
   const key = spec.key;
-  const unique = key ? [...lastByKey(rows, key)].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)) : rows;
-  return { sql: statements(spec, unique), count: unique.length };
+  return key ? [...lastByKey(rows, key)].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)) : rows;
+}
+
+function build<R>(spec: TableSpec<R>, rows: R[] | undefined): { sql: Sql[]; count: number } {
+  const unique = orderedRows(spec, rows);
+  return { sql: unique.length ? statements(spec, unique) : [], count: unique.length };
 }
 
 /**
