@@ -1,7 +1,6 @@
 import {
   bucketOf,
   displayKey,
-  lockId,
   LockTracker,
   RollupAccumulator,
   type ApplyResult,
@@ -36,6 +35,22 @@ interface TrackedLock {
   name: string;
   /** Wall ms when the latest change of this lock was observed (for ingest lag). */
   observedAt: number;
+  /** What the alert engine knows this lock by (one object, not one per change). */
+  ref: { lockId: string; source: string; name: string };
+  /** This lock's Prometheus series, made on first use: label lookups per event were measurable. */
+  series: LockSeries | null;
+  /** The rollup of the minute of the last change (most changes land in the same minute). */
+  rollup: RollupAccumulator | null;
+  /** Deadlines now in the timer queue, so an unchanged one is not re-scheduled. */
+  nearAt: number | null;
+  expAt: number | null;
+}
+
+interface LockSeries {
+  acquisitions: ReturnType<CollectorMetrics['acquisitions']['labels']>;
+  nearExpiry: ReturnType<CollectorMetrics['nearExpiry']['labels']>;
+  expirations: ReturnType<CollectorMetrics['expirations']['labels']>;
+  waiters: ReturnType<CollectorMetrics['waiters']['labels']>;
 }
 
 const ROLLUP_FLUSH_MS = 2_000;
@@ -51,8 +66,10 @@ export class Collector {
   private readonly sources = new Map<string, LockSource>();
   private readonly sourceKinds = new Map<string, 'etcd' | 'redis'>();
   private readonly locks = new Map<string, TrackedLock>();
+  /** Tracked locks by source and raw key (see keyOf): found without hashing the key per observation. */
+  private readonly byKey = new Map<string, TrackedLock>();
   private readonly rollups = new Map<string, RollupAccumulator>();
-  private readonly dirtyRollups = new Set<string>();
+  private readonly dirtyRollups = new Set<RollupAccumulator>();
   private readonly batcher: Batcher;
   private readonly writer: BatchWriter;
   private readonly timers: TimerQueue;
@@ -109,7 +126,7 @@ export class Collector {
           if (!row.trackerState) continue;
           try {
             const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(source.name, row.name));
-            this.locks.set(tracker.lockId, { tracker, source: source.name, name: row.name, observedAt: this.now() });
+            const entry = this.track(tracker, source.name, row.name, this.now(), Buffer.from(tracker.keyHex, 'hex'));
             const hold = tracker.hold;
             if (hold) {
               this.alerts.restoreHold(
@@ -118,7 +135,7 @@ export class Collector {
               );
             }
             this.lockCount.set(source.name, (this.lockCount.get(source.name) ?? 0) + 1);
-            this.scheduleTimers(tracker.lockId);
+            this.scheduleTimers(entry);
           } catch (error) {
             this.log(`collector: ignoring unreadable saved state for lock ${JSON.stringify(row.name)}: ${(error as Error).message}`);
           }
@@ -191,12 +208,11 @@ export class Collector {
   private onObservation(obs: LockObservation): void {
     if (this.stopping) return;
     try {
-      let entry = this.locks.get(trackerKey(obs));
+      let entry = this.byKey.get(keyOf(obs.source, obs.key));
       if (!entry) {
         const name = displayKey(obs.key);
         const tracker = LockTracker.create({ source: obs.source, key: obs.key, dialect: obs.dialect, at: obs.at }, this.trackerOptions(obs.source, name));
-        entry = { tracker, source: obs.source, name, observedAt: obs.at };
-        this.locks.set(tracker.lockId, entry);
+        entry = this.track(tracker, obs.source, name, obs.at, obs.key);
         this.lockCount.set(obs.source, (this.lockCount.get(obs.source) ?? 0) + 1);
       }
       entry.observedAt = obs.at;
@@ -205,6 +221,36 @@ export class Collector {
       // One malformed observation must never take the agent down.
       this.log(`collector: dropped an observation for ${JSON.stringify(displayKey(obs.key))} on ${obs.source}: ${(error as Error).stack ?? error}`);
     }
+  }
+
+  private track(tracker: LockTracker, source: string, name: string, observedAt: number, key: Uint8Array): TrackedLock {
+    const entry: TrackedLock = {
+      tracker,
+      source,
+      name,
+      observedAt,
+      ref: { lockId: tracker.lockId, source, name },
+      series: null,
+      rollup: null,
+      nearAt: null,
+      expAt: null,
+    };
+    this.locks.set(tracker.lockId, entry);
+    this.byKey.set(keyOf(source, key), entry);
+    return entry;
+  }
+
+  private seriesOf(entry: TrackedLock): LockSeries {
+    if (!entry.series) {
+      const labels = { source: entry.source, lock: entry.name };
+      entry.series = {
+        acquisitions: this.metrics.acquisitions.labels(labels),
+        nearExpiry: this.metrics.nearExpiry.labels(labels),
+        expirations: this.metrics.expirations.labels(labels),
+        waiters: this.metrics.waiters.labels(labels),
+      };
+    }
+    return entry.series;
   }
 
   private onResynced(source: string, liveKeysHex: Set<string>, at: number): void {
@@ -242,20 +288,19 @@ export class Collector {
     if (!result.changed) return;
     const { tracker } = entry;
     const lockId = tracker.lockId;
-    const labels = { source: entry.source, lock: entry.name };
     const at = result.events[0]?.at ?? this.now();
-    this.alerts.onApplyResult({ lockId, source: entry.source, name: entry.name }, result, tracker.waiters?.length ?? null);
-    const rollup = this.rollupFor(lockId, entry.source, at);
+    this.alerts.onApplyResult(entry.ref, result, tracker.waiters?.length ?? null);
+    const rollup = this.rollupFor(entry, at);
     for (const event of result.events) {
       this.batcher.addEvent(lockId, entry.source, event);
       if (event.type === 'acquired') {
-        this.metrics.acquisitions.inc(labels);
+        this.seriesOf(entry).acquisitions.inc();
         rollup.recordAcquisition(result.acquired?.waitMs ?? null);
       } else if (event.type === 'near_expiry') {
-        this.metrics.nearExpiry.inc(labels);
+        this.seriesOf(entry).nearExpiry.inc();
         rollup.recordNearExpiry();
       } else if (event.type === 'expired') {
-        this.metrics.expirations.inc(labels);
+        this.seriesOf(entry).expirations.inc();
       }
     }
     if (result.completed) {
@@ -265,11 +310,11 @@ export class Collector {
     const waiters = tracker.waiters;
     if (waiters) {
       rollup.sampleWaiters(waiters.length);
-      this.metrics.waiters.set(labels, waiters.length);
+      this.seriesOf(entry).waiters.set(waiters.length);
     }
-    this.dirtyRollups.add(`${lockId}|${rollup.bucket}`);
-    this.enqueueLockRows([lockId]);
-    this.scheduleTimers(lockId);
+    this.dirtyRollups.add(rollup);
+    this.enqueueLock(entry);
+    this.scheduleTimers(entry);
   }
 
   /** Applies one tracker operation and keeps the per-source held count exact without rescanning. */
@@ -285,25 +330,26 @@ export class Collector {
     this.handle(entry, result);
   }
 
-  private rollupFor(lockId: string, source: string, at: number): RollupAccumulator {
+  private rollupFor(entry: TrackedLock, at: number): RollupAccumulator {
     const bucket = bucketOf(at);
-    const key = `${lockId}|${bucket}`;
+    // A closed minute's accumulator holds the whole minute, so a late change to it is still written whole.
+    if (entry.rollup && entry.rollup.bucket === bucket) return entry.rollup;
+    const lockId = entry.tracker.lockId;
+    const key = rollupKey(lockId, bucket);
     let acc = this.rollups.get(key);
     if (!acc) {
-      acc = new RollupAccumulator({ lockId, bucket, source });
+      acc = new RollupAccumulator({ lockId, bucket, source: entry.source });
       this.rollups.set(key, acc);
     }
+    entry.rollup = acc;
     return acc;
   }
 
   private flushRollups(all: boolean): void {
     const currentBucket = bucketOf(this.now());
-    for (const key of this.dirtyRollups) {
-      const acc = this.rollups.get(key);
-      if (acc) {
-        const row = acc.toRow();
-        this.batcher.addRollup({ ...row, bucket: Number(row.bucket) });
-      }
+    for (const acc of this.dirtyRollups) {
+      const row = acc.toRow();
+      this.batcher.addRollup({ ...row, bucket: Number(row.bucket) });
     }
     this.dirtyRollups.clear();
     // Closed buckets stay in memory only until written once.
@@ -312,29 +358,42 @@ export class Collector {
     }
   }
 
+  private enqueueLock(entry: TrackedLock): void {
+    this.batcher.setLock(entry.tracker.lockId, () => lockRow(entry, this.now()), entry.observedAt);
+  }
+
   private enqueueLockRows(lockIds: string[]): void {
     for (const lockId of lockIds) {
       const entry = this.locks.get(lockId);
-      if (entry) this.batcher.setLock(lockId, () => lockRow(entry, this.now()), entry.observedAt);
+      if (entry) this.enqueueLock(entry);
     }
   }
 
-  private scheduleTimers(lockId: string): void {
-    const entry = this.locks.get(lockId);
-    if (!entry) return;
+  private scheduleTimers(entry: TrackedLock): void {
+    const lockId = entry.tracker.lockId;
     const near = entry.tracker.nextNearExpiryAt();
-    const expires = entry.tracker.expiresAt();
-    if (near !== null) this.timers.schedule(`${lockId}|near`, near);
-    else this.timers.cancel(`${lockId}|near`);
+    const expiresAt = entry.tracker.expiresAt();
     // A little after the predicted expiry, so a backend that expires on time has done so.
-    if (expires !== null) this.timers.schedule(`${lockId}|exp`, expires + 50);
-    else this.timers.cancel(`${lockId}|exp`);
+    const exp = expiresAt === null ? null : expiresAt + 50;
+    if (near !== entry.nearAt) {
+      if (near !== null) this.timers.schedule(`${lockId}|near`, near);
+      else this.timers.cancel(`${lockId}|near`);
+      entry.nearAt = near;
+    }
+    if (exp !== entry.expAt) {
+      if (exp !== null) this.timers.schedule(`${lockId}|exp`, exp);
+      else this.timers.cancel(`${lockId}|exp`);
+      entry.expAt = exp;
+    }
   }
 
   private onTimer(key: string, dueAt: number): void {
     const [lockId, kind] = key.split('|') as [string, 'near' | 'exp'];
     const entry = this.locks.get(lockId);
     if (!entry || this.stopping) return;
+    // The queue dropped this deadline when it fired.
+    if (kind === 'near') entry.nearAt = null;
+    else entry.expAt = null;
     const source = this.sources.get(entry.source);
     const hold = entry.tracker.hold;
     if (!hold) return;
@@ -357,7 +416,10 @@ export class Collector {
           this.log(`collector: lease check for ${JSON.stringify(entry.name)} on ${entry.source} failed: ${error.message}`);
           if (this.stopping) return;
           this.run(entry, (t) => t.checkpoint(this.now()));
-          if (kind === 'exp' && entry.tracker.hold) this.timers.schedule(key, this.now() + 1_000);
+          if (kind === 'exp' && entry.tracker.hold) {
+            entry.expAt = this.now() + 1_000;
+            this.timers.schedule(key, entry.expAt);
+          }
         },
       )
       .finally(() => this.pendingChecks.delete(check));
@@ -383,12 +445,18 @@ export class Collector {
   }
 }
 
-function trackerKey(obs: LockObservation): string {
-  return lockId(obs.source, obs.key);
+/** Source and raw key bytes as one Map key (latin1 maps each byte to one UTF-16 unit, so it is exact). */
+function keyOf(source: string, key: Uint8Array): string {
+  return `${source}\u0000${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
+}
+
+function rollupKey(lockId: string, bucket: number): string {
+  return `${lockId}|${bucket}`;
 }
 
 function lockRow(entry: TrackedLock, now: number) {
-  const state = entry.tracker.state();
+  // Read without a copy: the row is built and serialised right here.
+  const state = entry.tracker.view;
   const hold = state.hold;
   return {
     id: entry.tracker.lockId,
@@ -407,7 +475,7 @@ function lockRow(entry: TrackedLock, now: number) {
     waiters: state.waiters?.length ?? 0,
     waiterQueue: state.waiters ? JSON.stringify(state.waiters) : null,
     holdId: hold?.holdId ?? null,
-    trackerState: JSON.stringify(state),
+    trackerState: entry.tracker.stateJson(),
     firstSeenAt: state.firstSeenAt,
     lastChangeAt: Math.min(state.lastChangeAt, now),
     acquisitions: state.acquisitions,

@@ -101,6 +101,9 @@ export function renewalsVisible(dialect: Dialect): boolean {
 export class LockTracker {
   readonly lockId: string;
   private s: LockTrackerState;
+  /** s.lastSeq as a bigint, and the raw key: compared on every observation. */
+  private lastSeq: bigint;
+  private readonly keyBytes: Buffer;
   private readonly ratio: number;
   private readonly expiryTolerance: number;
   private readonly renewalTolerance: number;
@@ -114,7 +117,9 @@ export class LockTracker {
     this.expiryTolerance = Math.max(0, options.expiryToleranceMs ?? DEFAULT_EXPIRY_TOLERANCE_MS);
     this.renewalTolerance = Math.max(0, options.renewalToleranceMs ?? DEFAULT_RENEWAL_TOLERANCE_MS);
     this.s = state;
-    this.lockId = lockId(state.source, fromHex(state.keyHex));
+    this.keyBytes = Buffer.from(fromHex(state.keyHex));
+    this.lockId = lockId(state.source, this.keyBytes);
+    this.lastSeq = BigInt(state.lastSeq);
   }
 
   static create(init: { source: string; key: Uint8Array; dialect: Dialect; at: number }, options: TrackerOptions): LockTracker {
@@ -145,6 +150,16 @@ export class LockTracker {
     return structuredClone(this.s);
   }
 
+  /** The live state, read-only and without a copy (for building a row; do not keep it). */
+  get view(): Readonly<LockTrackerState> {
+    return this.s;
+  }
+
+  /** The persisted form of the state (Lock.trackerState). */
+  stateJson(): string {
+    return JSON.stringify(this.s);
+  }
+
   // Cheap read-only views for hot paths: state() deep-copies.
   get source(): string {
     return this.s.source;
@@ -172,11 +187,12 @@ export class LockTracker {
   }
 
   apply(obs: LockObservation): ApplyResult {
-    if (obs.source !== this.s.source || toHex(obs.key) !== this.s.keyHex) {
+    if (obs.source !== this.s.source || !this.keyBytes.equals(obs.key)) {
       throw new LockscopeError('INTERNAL', `An observation of ${obs.source}/${displayKey(obs.key)} was routed to the tracker of ${this.s.source}/${this.s.name}.`);
     }
-    if (obs.seq <= BigInt(this.s.lastSeq)) return unchanged();
+    if (obs.seq <= this.lastSeq) return unchanged();
     const before = this.fingerprint();
+    this.lastSeq = obs.seq;
     this.s.lastSeq = obs.seq.toString();
     this.s.dialect = obs.dialect;
 
@@ -513,20 +529,27 @@ export class LockTracker {
    * Everything that makes the live row or the persisted state differ, except the seq, the
    * change time, maxLeaseUsed (creeps up with every observation of a held lock) and the last
    * remaining TTL seen: alone they are not worth a write (the next real change persists them).
+   * A flat list of values compared one by one: JSON of the whole state was the costliest
+   * part of applying an observation.
    */
-  private fingerprint(): string {
-    const { lastSeq: _seq, lastChangeAt: _at, hold, ...rest } = this.s;
-    return JSON.stringify([rest, hold ? { ...hold, maxLeaseUsed: 0, remainingSeen: 0 } : null]);
+  private fingerprint(): unknown[] {
+    const s = this.s;
+    const out: unknown[] = [s.source, s.keyHex, s.name, s.dialect, s.firstSeenAt, s.acquisitions, s.expirations];
+    out.push(s.waiters === null ? null : JSON.stringify(s.waiters));
+    const hold = s.hold;
+    if (hold) for (const field of FINGERPRINT_HOLD_FIELDS) out.push(hold[field]);
+    else out.push(null);
+    return out;
   }
 
   private result(
-    before: string,
+    before: unknown[],
     at: number,
     events: LockEvent[],
     completed: CompletedHold | null,
     acquired: { waitMs: number | null } | null,
   ): ApplyResult {
-    const changed = events.length > 0 || this.fingerprint() !== before;
+    const changed = events.length > 0 || !sameValues(this.fingerprint(), before);
     if (changed) this.s.lastChangeAt = at;
     return { events, completed, acquired, changed };
   }
@@ -541,6 +564,26 @@ export class LockTracker {
 function ttlDiffers(from: number | null, to: number | null): boolean {
   if (from === null || to === null) return from !== to;
   return Math.abs(to - from) > Math.max(10, 0.01 * from);
+}
+
+/** The HoldState fields whose change is worth a write (see fingerprint). */
+const FINGERPRINT_HOLD_FIELDS = [
+  'holdId', 'holder', 'token', 'acquiredAt', 'lastRenewedAt', 'ttlMs', 'renewals', 'waitMs',
+  'nearExpiryFiredForGrant', 'nearExpiryAt', 'lease', 'approximate',
+] as const satisfies readonly (keyof HoldState)[];
+// Compile-time guard: a new HoldState or LockTrackerState field must be fingerprinted or excluded here.
+type UnlistedHoldField = Exclude<keyof HoldState, (typeof FINGERPRINT_HOLD_FIELDS)[number] | 'maxLeaseUsed' | 'remainingSeen'>;
+type UnlistedStateField = Exclude<
+  keyof LockTrackerState,
+  'source' | 'keyHex' | 'name' | 'dialect' | 'firstSeenAt' | 'acquisitions' | 'expirations' | 'waiters' | 'hold' | 'lastSeq' | 'lastChangeAt'
+>;
+const allFieldsListed: [UnlistedHoldField | UnlistedStateField] extends [never] ? true : never = true;
+void allFieldsListed;
+
+function sameValues(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
 }
 
 function unchanged(): ApplyResult {

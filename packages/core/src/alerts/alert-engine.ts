@@ -1,5 +1,5 @@
 import type { LockEvent } from '../events.js';
-import { AlertPolicy, type LockRef } from './alert-policy.js';
+import { AlertPolicy, type LockRef, type LockThresholds } from './alert-policy.js';
 import { DueHeap } from '../due-heap.js';
 import { isAlertRule, type AlertRule } from './rule-names.js';
 
@@ -75,6 +75,8 @@ interface LockState {
   contentionSince: number | null;
   expiredAt: number | null;
   open: Set<AlertRule>;
+  /** This lock's thresholds after overrides (the policy does not change while the engine runs). */
+  th: LockThresholds;
 }
 
 interface SourceState {
@@ -204,7 +206,7 @@ export class AlertEngine {
   onWaiters(lock: LockRef, waiters: number, at: number): AlertTransition[] {
     const out: AlertTransition[] = [];
     const s = this.lockState(lock, at);
-    const th = this.policy.thresholdsFor(lock.source, lock.name);
+    const th = s.th;
     s.waiters = Number.isFinite(waiters) && waiters > 0 ? Math.floor(waiters) : 0;
     if (s.waiters >= th.highContentionWaiters) {
       if (s.contentionSince === null) s.contentionSince = at;
@@ -356,7 +358,7 @@ export class AlertEngine {
     const ttl = hold.ttlMs;
     const elapsed = event.valueMs ?? (hold.lastRenewedAt !== null ? at - hold.lastRenewedAt : null);
     if (elapsed !== null) hold.lastRenewedAt = at - elapsed;
-    const ratio = this.policy.thresholdsFor(s.ref.source, s.ref.name).nearExpiryRatio;
+    const ratio = s.th.nearExpiryRatio;
     if (ttl !== null && ttl > 0 && elapsed !== null && elapsed < ratio * ttl - CROSSING_SLACK_MS) {
       // The tracker uses a lower ratio than this lock's override: wait for our own crossing.
       s.pendingNearAt = Math.ceil(at + (ratio * ttl - elapsed));
@@ -368,7 +370,7 @@ export class AlertEngine {
   private openNearExpiry(out: AlertTransition[], s: LockState, at: number, elapsed: number | null): void {
     const hold = s.hold;
     const ttl = hold?.ttlMs ?? null;
-    const ratio = this.policy.thresholdsFor(s.ref.source, s.ref.name).nearExpiryRatio;
+    const ratio = s.th.nearExpiryRatio;
     const used = ttl !== null && ttl > 0 && elapsed !== null ? elapsed / ttl : null;
     const usedText = used !== null && ttl !== null ? `has used ${Math.round(used * 100)}% of its ${formatMs(ttl)} lease (${formatMs(elapsed!)} since the last grant or renewal)` : 'is near the end of its lease';
     this.openAlert(out, s, 'near_expiry', at, used === null ? null : round4(used), ratio,
@@ -377,7 +379,7 @@ export class AlertEngine {
 
   /** Re-checks the time-driven and windowed rules of one lock at `at`. */
   private evaluate(out: AlertTransition[], s: LockState, at: number): void {
-    const th = this.policy.thresholdsFor(s.ref.source, s.ref.name);
+    const th = s.th;
     if (s.pendingNearAt !== null && at >= s.pendingNearAt) {
       s.pendingNearAt = null;
       if (s.hold) this.openNearExpiry(out, s, at, s.hold.lastRenewedAt !== null ? at - s.hold.lastRenewedAt : null);
@@ -472,10 +474,12 @@ export class AlertEngine {
   }
 
   private resolve(out: AlertTransition[], s: LockState, rule: AlertRule, at: number, why: string, value: number | null = null): void {
+    // s.open mirrors this.open for the lock: most calls find nothing open and build no key.
+    if (!s.open.has(rule)) return;
     const key = lockKey(rule, s.ref.lockId);
     if (!this.open.delete(key)) return;
     s.open.delete(rule);
-    const th = this.policy.thresholdsFor(s.ref.source, s.ref.name);
+    const th = s.th;
     const threshold = { near_expiry: th.nearExpiryRatio, lease_expired: null, slow_acquisition: th.slowAcquisitionP95Ms, high_contention: th.highContentionWaiters, long_hold: th.maxHoldWithoutTtlMs, source_down: null }[rule];
     out.push({ kind: 'resolve', rule, key, lockId: s.ref.lockId, source: s.ref.source, lockName: s.ref.name, at, value, threshold, message: `${rule} on ${lockText(s.ref)} resolved: ${why}.` });
   }
@@ -489,18 +493,31 @@ export class AlertEngine {
   private lockState(lock: LockRef, at: number): LockState {
     let s = this.locks.get(lock.lockId);
     if (!s) {
-      s = { ref: { ...lock }, watchedSince: at, hold: null, pendingNearAt: null, waits: [], sortedMs: [], waiters: 0, contentionSince: null, expiredAt: null, open: new Set() };
+      s = {
+        ref: { ...lock },
+        watchedSince: at,
+        hold: null,
+        pendingNearAt: null,
+        waits: [],
+        sortedMs: [],
+        waiters: 0,
+        contentionSince: null,
+        expiredAt: null,
+        open: new Set(),
+        th: this.policy.thresholdsFor(lock.source, lock.name),
+      };
       this.locks.set(lock.lockId, s);
     } else if (lock.name && s.ref.name !== lock.name) {
       // A seed from the store may lack the name; the live one wins.
       s.ref = { ...lock };
+      s.th = this.policy.thresholdsFor(lock.source, lock.name);
     }
     return s;
   }
 
   /** Re-arms the lock's next deadline, or drops its state when nothing is left to watch. */
   private settle(s: LockState, at: number): void {
-    const th = this.policy.thresholdsFor(s.ref.source, s.ref.name);
+    const th = s.th;
     const candidates: number[] = [];
     if (s.pendingNearAt !== null) candidates.push(s.pendingNearAt);
     if (s.hold && s.hold.ttlMs === null && s.hold.acquiredAt !== null && !s.open.has('long_hold')) candidates.push(s.hold.acquiredAt + th.maxHoldWithoutTtlMs);

@@ -112,11 +112,16 @@ interface Tracked {
   holdId: string | null;
   ttlMs: number | null;
   renewedAt: number | null;
-  waiterSince: Map<string, number | null>;
+  /** Read-only once stored (NO_WAITERS is shared). */
+  waiterSince: ReadonlyMap<string, number | null>;
 }
+
+const NO_WAITERS: ReadonlyMap<string, number | null> = new Map();
 
 interface PendingFetch {
   key: Buffer;
+  /** key as hex: the key of this.pending, this.inFlight and this.tracked. */
+  hex: string;
   events: string[];
   /** Receipt time of the first coalesced notification. */
   at: number;
@@ -455,7 +460,7 @@ class RedisLockSource implements LockSource {
     const hex = lockKey.toString('hex');
     let pending = this.pending.get(hex);
     if (!pending) {
-      pending = { key: lockKey, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
+      pending = { key: lockKey, hex, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
       this.pending.set(hex, pending);
     }
     // Events on Redisson's companion keys (queue, timeouts) are kept apart: a
@@ -495,13 +500,13 @@ class RedisLockSource implements LockSource {
       // Lost until the resync that follows the reconnect.
       if (!this.stopped) this.recordError(this.failure(error, 'a lock fetch').message);
     } finally {
-      for (const p of batch) this.inFlight.delete(p.key.toString('hex'));
+      for (const p of batch) this.inFlight.delete(p.hex);
       if (this.pending.size > 0) this.scheduleFlush();
     }
   }
 
   private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
-    const hex = pending.key.toString('hex');
+    const hex = pending.hex;
     const lock = recogniseLock(state);
     const { prev, dangling } = this.emitUnreadHolds(pending, this.tracked.get(hex), lock?.dialect ?? null);
     const endCause = lastEndCause(pending.events);
@@ -511,7 +516,7 @@ class RedisLockSource implements LockSource {
       // Count it now and keep it open so that del ends it.
       const unreadDialect: Dialect = prev?.dialect ?? (dangling === 'set' ? 'redis-string' : 'redisson');
       const seq = ++this.seq;
-      this.tracked.set(hex, { dialect: unreadDialect, holdId: `unread:${seq}`, ttlMs: null, renewedAt: null, waiterSince: new Map() });
+      this.tracked.set(hex, { dialect: unreadDialect, holdId: `unread:${seq}`, ttlMs: null, renewedAt: null, waiterSince: NO_WAITERS });
       this.emit({
         source: this.name,
         key: pending.key,
@@ -570,7 +575,7 @@ class RedisLockSource implements LockSource {
       holdId: lock.hold?.holdId ?? null,
       ttlMs,
       renewedAt,
-      waiterSince: new Map((waiters ?? []).map((w) => [w.id, w.since])),
+      waiterSince: waiters && waiters.length > 0 ? new Map(waiters.map((w) => [w.id, w.since])) : NO_WAITERS,
     });
     const holdEnded = prev?.holdId != null && prev.holdId !== (lock.hold?.holdId ?? null);
     this.emit({
@@ -596,7 +601,7 @@ class RedisLockSource implements LockSource {
    */
   private emitUnreadHolds(pending: PendingFetch, prev: Tracked | undefined, dialect: Dialect | null): { prev: Tracked | undefined; dangling: string | null } {
     const events = pending.events;
-    const hex = pending.key.toString('hex');
+    const hex = pending.hex;
     let current = prev;
     let known = prev?.holdId != null;
     let present = known;
