@@ -137,7 +137,11 @@ export class Batcher {
 
   private async tick(): Promise<void> {
     if (this.flushing || this.bufferedRows() === 0 || Date.now() < this.nextAttemptAt) return;
+    const started = Date.now();
     await this.flushNow().catch(() => undefined);
+    // A flush that outlasted the interval made ticks pass it by: what arrived meanwhile
+    // goes now instead of waiting up to another interval.
+    if (this.timer && Date.now() - started >= this.options.intervalMs) setImmediate(() => void this.tick());
   }
 
   private async flush(): Promise<void> {
