@@ -302,6 +302,9 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
         { id: 'lock-b', source: 'etcd-main', name: 'b', rawKey: '62', dialect: 'etcd-lease-key', held: false, holder: null, token: null, acquiredAt: null, lastRenewedAt: null, ttlMs: null, expiresAt: null, nearExpiryAt: null, waiters: 0, waiterQueue: null, holdId: null, trackerState: null, firstSeenAt: T0, lastChangeAt: T0, acquisitions: 0, expirations: 0 },
       ]);
       expect(await store.prisma.lock.count()).toBe(2);
+      // The first sighting stays the first.
+      await store.writeBatch({ locks: [{ ...released, firstSeenAt: T0 + 1_000, lastChangeAt: T0 + 1_000 }] });
+      expect((await store.loadLiveLocks('etcd-main'))[0]).toMatchObject({ firstSeenAt: released.firstSeenAt, lastChangeAt: T0 + 1_000 });
     });
   });
 

@@ -30,8 +30,10 @@ describe('multi-row statements', () => {
     const [hold] = statements(holdSpec, [{ lockId: 'l', holdKey: 'k', acquiredAt: 1, endedAt: 2, heldMs: 1, endReason: 'released' }]);
     expect(hold!.sql).toMatch(/\) ON CONFLICT \("lockId", "holdKey"\) DO NOTHING$/);
     const [lock] = statements(lockSpec, [{ id: 'a', source: 's', name: 'n', rawKey: '6e', dialect: 'd', firstSeenAt: 1, lastChangeAt: 1 }]);
-    expect(lock!.sql).toMatch(/ON CONFLICT \("id"\) DO UPDATE SET "source" = excluded\."source", .*"expirations" = excluded\."expirations"$/);
+    expect(lock!.sql).toMatch(/ON CONFLICT \("id"\) DO UPDATE SET "dialect" = excluded\."dialect", .*"expirations" = excluded\."expirations"$/);
     expect(lock!.sql).not.toContain('"id" = excluded');
+    // What the id fixes (and the first sighting) is never rewritten: it spares the (source, ...) index updates.
+    for (const kept of ['source', 'rawKey', 'name', 'firstSeenAt']) expect(lock!.sql).not.toContain(`"${kept}" = excluded`);
   });
 
   it('convert epoch ms to bigint, fill defaults, and escape NUL', () => {

@@ -13,7 +13,11 @@ import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch, Writ
  */
 export const MAX_PARAMS_PER_STATEMENT = 8000;
 
-type Conflict = { kind: 'update' | 'nothing'; target: string[] } | { kind: 'append' };
+type Conflict =
+  /** `keep`: columns a conflicting row leaves as they are (fixed for the key; not rewriting them spares their indexes). */
+  | { kind: 'update'; target: string[]; keep?: string[] }
+  | { kind: 'nothing'; target: string[] }
+  | { kind: 'append' };
 
 export interface TableSpec<R> {
   table: string;
@@ -36,7 +40,7 @@ export function insertParts(spec: TableSpec<unknown>): { head: string; tail: str
       : conflict.kind === 'nothing'
         ? ` ON CONFLICT (${conflict.target.map(q).join(', ')}) DO NOTHING`
         : ` ON CONFLICT (${conflict.target.map(q).join(', ')}) DO UPDATE SET ${spec.columns
-            .filter((c) => !conflict.target.includes(c))
+            .filter((c) => !conflict.target.includes(c) && !conflict.keep?.includes(c))
             .map((c) => `${q(c)} = excluded.${q(c)}`)
             .join(', ')}`;
   return { head, tail };
@@ -144,9 +148,10 @@ export const lockSpec: TableSpec<LockRow> = {
     int(r.acquisitions ?? 0, 'Lock.acquisitions'),
     int(r.expirations ?? 0, 'Lock.expirations'),
   ],
-  // The live row is replaced wholesale; (source, rawKey) is unique too, and
-  // the id is derived from it (core lockId), so conflicting on id suffices.
-  conflict: { kind: 'update', target: ['id'] },
+  // The live row is replaced, except what the id fixes: the id is derived from
+  // (source, rawKey) (core lockId) and the name from rawKey, and the first
+  // sighting stays the first. Leaving them alone spares two index rewrites per upsert.
+  conflict: { kind: 'update', target: ['id'], keep: ['source', 'rawKey', 'name', 'firstSeenAt'] },
   key: (r) => r.id,
 };
 
