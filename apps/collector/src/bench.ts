@@ -7,7 +7,7 @@
 // collector's event loop. Each acquisition carries its send time in its token
 // (Redis value / etcd value), and the collector's flush hook sees the commit
 // time of the row that records it: lag = commit time - send time, on one clock.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,6 +100,23 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** User + system CPU seconds of processes (Linux /proc; 0 for a pid that is gone). */
+function cpuSecondsOf(pids: (number | undefined)[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    try {
+      // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-bench-'));
   const [redis, etcd] = await Promise.all([startRedis(), startEtcd()]);
@@ -116,6 +133,8 @@ async function main() {
   const store = await openStore({ url: storeUrl });
   await store.migrate();
   const lags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
+  // The part of the lag after the collector saw the change (its event time) until the commit.
+  const storeLags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
   const persisted: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
   const unread: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
   const collector = new Collector({
@@ -130,20 +149,35 @@ async function main() {
         persisted[e.source] = (persisted[e.source] ?? 0) + 1;
         // Holds released before the collector could read them count, but carry no send time.
         const m = e.holder ? /^b(\d+)-/.exec(e.holder) : null;
-        if (m) lags[e.source]?.push(committedAt - Number(m[1]));
+        if (m) {
+          lags[e.source]?.push(committedAt - Number(m[1]));
+          storeLags[e.source]?.push(committedAt - e.at);
+        }
         else unread[e.source] = (unread[e.source] ?? 0) + 1;
       }
     },
   });
   await collector.start();
   const cpuBefore = process.cpuUsage();
+  const eluBefore = performance.eventLoopUtilization();
+  const workerEluBefore = collector.writerUtilization();
   const started = Date.now();
   console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, each held ${holdMs} ms, SQLite store, 2 drivers in child processes`);
   const drivers = [
     { source: 'redis-bench', child: startChild(process.execPath, ['--input-type=module', '-e', redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
     { source: 'etcd-bench', child: startChild(process.execPath, ['--input-type=module', '-e', etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
   ];
+  // Everything else on the machine competes with the collector for 2 cores: measure it too.
+  const others: { name: string; pids: (number | undefined)[] }[] = [
+    { name: 'redis-server', pids: [redis.child.process.pid] },
+    { name: 'etcd', pids: [etcd.members[0]!.child.process.pid] },
+    { name: 'drivers', pids: drivers.map((d) => d.child.process.pid) },
+  ];
+  const othersBefore = others.map((o) => cpuSecondsOf(o.pids));
+  const othersCpu = others.map(() => 0);
   const driven: Record<string, { sent: number; ok: number }> = {};
+  // Drivers are sampled just before they exit; the servers at the end of the drain.
+  const driverCpu = setInterval(() => (othersCpu[2] = cpuSecondsOf(others[2]!.pids) - othersBefore[2]!), 200);
   for (const d of drivers) {
     const code = await d.child.exited;
     const line = d.child.output().trim().split('\n').at(-1) ?? '';
@@ -155,11 +189,15 @@ async function main() {
   while (Date.now() < drainDeadline && Object.keys(driven).some((s) => (persisted[s] ?? 0) < driven[s]!.ok)) {
     await new Promise((r) => setTimeout(r, 100));
   }
+  clearInterval(driverCpu);
   const elapsed = (Date.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const elu = performance.eventLoopUtilization(eluBefore);
+  const workerElu = collector.writerUtilization(workerEluBefore);
+  for (let i = 0; i < 2; i++) othersCpu[i] = cpuSecondsOf(others[i]!.pids) - othersBefore[i]!;
   await collector.stop();
   console.log('');
-  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
+  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag  (seen->stored p50/p95)');
   for (const source of ['redis-bench', 'etcd-bench']) {
     const d = driven[source]!;
     const l = lags[source]!.sort((a, b) => a - b);
@@ -173,12 +211,21 @@ async function main() {
       `${percentile(l, 0.5)} ms`.padStart(8),
       `${percentile(l, 0.95)} ms`.padStart(8),
       `${percentile(l, 0.99)} ms`.padStart(8),
+      (() => {
+        const sl = storeLags[source]!.sort((a, b) => a - b);
+        return `  (${percentile(sl, 0.5)} / ${percentile(sl, 0.95)} ms)`;
+      })(),
     ];
     console.log(row.join(' '));
   }
   const rows = await store.prisma.event.count();
   console.log(`machine: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; other work on the machine skews these figures)`);
   console.log(`\nstore: ${rows} events, ${await store.prisma.hold.count()} holds written; collector CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${elapsed.toFixed(1)} s wall`);
+  console.log(
+    `collector threads busy: main ${(elu.utilization * 100).toFixed(0)}%` +
+      (workerElu ? `, store worker ${(workerElu.utilization * 100).toFixed(0)}%` : '') +
+      `; CPU of the rest of the machine over the run: ${others.map((o, i) => `${o.name} ${othersCpu[i]!.toFixed(1)} s`).join(', ')}`,
+  );
   await store.close();
   await Promise.all([redis.stop(), etcd.stop()]);
   rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import {
   type SourceConfig,
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
@@ -180,6 +181,11 @@ export class Collector {
     });
     const store = this.batcher.health();
     return { ok: store.ok && sources.every((s) => s.connected), sources, store };
+  }
+
+  /** The store writer thread's event-loop utilisation (null when writes run on this thread). */
+  writerUtilization(previous?: EventLoopUtilization | null): EventLoopUtilization | null {
+    return this.writer.utilization ? this.writer.utilization(previous ?? undefined) : null;
   }
 
   /** For tests and the benchmark. */

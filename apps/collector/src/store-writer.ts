@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LockscopeError, type LockscopeErrorCode } from '@lockscope/core';
@@ -8,6 +9,8 @@ import type { Store, WriteBatch } from '@lockscope/store';
 export interface BatchWriter {
   writeBatch(batch: WriteBatch): Promise<void>;
   close(): Promise<void>;
+  /** Event-loop utilisation of the writing thread, when it has its own (the benchmark prints it). */
+  utilization?(previous?: EventLoopUtilization): EventLoopUtilization;
 }
 
 export function inlineWriter(store: Store): BatchWriter {
@@ -66,6 +69,7 @@ export function workerWriter(url: string): BatchWriter {
     });
   return {
     writeBatch: (batch) => send({ batch }),
+    utilization: (previous) => worker.performance.eventLoopUtilization(previous),
     async close() {
       if (!dead) await send({ close: true }).catch(() => undefined);
       await worker.terminate();
