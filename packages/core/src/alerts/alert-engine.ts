@@ -112,6 +112,12 @@ const MUTE_KEY = 'mute';
 export class AlertEngine {
   readonly policy: AlertPolicy;
   private readonly locks = new Map<string, LockState>();
+  /**
+   * Thresholds by lock id. A lock's state is dropped between holds and made again on the
+   * next acquisition; this spares the policy's (source, name) lookup each time. Bounded
+   * like the policy's own cache.
+   */
+  private readonly thresholds = new Map<string, { name: string; th: LockThresholds }>();
   private readonly sources = new Map<string, SourceState>();
   private readonly open = new Map<string, OpenInfo>();
   private readonly due = new DueHeap();
@@ -490,6 +496,15 @@ export class AlertEngine {
     return s.hold;
   }
 
+  private thresholdsOf(lock: LockRef): LockThresholds {
+    const cached = this.thresholds.get(lock.lockId);
+    if (cached && cached.name === lock.name) return cached.th;
+    const th = this.policy.thresholdsFor(lock.source, lock.name);
+    if (this.thresholds.size >= 50_000) this.thresholds.clear();
+    this.thresholds.set(lock.lockId, { name: lock.name, th });
+    return th;
+  }
+
   private lockState(lock: LockRef, at: number): LockState {
     let s = this.locks.get(lock.lockId);
     if (!s) {
@@ -504,13 +519,13 @@ export class AlertEngine {
         contentionSince: null,
         expiredAt: null,
         open: new Set(),
-        th: this.policy.thresholdsFor(lock.source, lock.name),
+        th: this.thresholdsOf(lock),
       };
       this.locks.set(lock.lockId, s);
     } else if (lock.name && s.ref.name !== lock.name) {
       // A seed from the store may lack the name; the live one wins.
       s.ref = { ...lock };
-      s.th = this.policy.thresholdsFor(lock.source, lock.name);
+      s.th = this.thresholdsOf(lock);
     }
     return s;
   }

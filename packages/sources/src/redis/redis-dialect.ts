@@ -4,6 +4,7 @@ import { displayKey, type Dialect, type HoldObservation, type WaiterObservation 
 /** Redisson's companion keys hash-tag the lock name so they land in the same cluster slot. */
 export const REDISSON_QUEUE_PREFIX = 'redisson_lock_queue:{';
 export const REDISSON_TIMEOUT_PREFIX = 'redisson_lock_timeout:{';
+const COMPANION_PREFIXES = [REDISSON_QUEUE_PREFIX, REDISSON_TIMEOUT_PREFIX].map((prefix) => Buffer.from(prefix, 'latin1'));
 export const REDISSON_TOKEN_PREFIX = 'redisson_lock_token:{';
 export const REDISSON_CHANNEL_PREFIX = 'redisson_lock__channel:{';
 export const REDISSON_RWLOCK_CHANNEL_PREFIX = 'redisson_rwlock:{';
@@ -14,10 +15,11 @@ export function redissonKey(prefix: string, name: Uint8Array): Buffer {
 
 /** The lock name inside `redisson_lock_queue:{name}` / `redisson_lock_timeout:{name}`, or null. */
 export function redissonCompanionName(key: Uint8Array): Buffer | null {
+  // Called for every keyspace notification: the common answer (no) must cost nothing.
+  if (key.length === 0 || key[key.length - 1] !== 0x7d) return null;
   const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  for (const prefix of [REDISSON_QUEUE_PREFIX, REDISSON_TIMEOUT_PREFIX]) {
-    const p = Buffer.from(prefix, 'latin1');
-    if (buf.length > p.length && buf.subarray(0, p.length).equals(p) && buf[buf.length - 1] === 0x7d) {
+  for (const p of COMPANION_PREFIXES) {
+    if (buf.length > p.length && buf.subarray(0, p.length).equals(p)) {
       return Buffer.from(buf.subarray(p.length, buf.length - 1));
     }
   }
