@@ -133,8 +133,6 @@ async function main() {
   const store = await openStore({ url: storeUrl });
   await store.migrate();
   const lags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
-  // The part of the lag after the collector saw the change (its event time) until the commit.
-  const storeLags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
   const persisted: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
   const unread: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
   const collector = new Collector({
@@ -149,10 +147,7 @@ async function main() {
         persisted[e.source] = (persisted[e.source] ?? 0) + 1;
         // Holds released before the collector could read them count, but carry no send time.
         const m = e.holder ? /^b(\d+)-/.exec(e.holder) : null;
-        if (m) {
-          lags[e.source]?.push(committedAt - Number(m[1]));
-          storeLags[e.source]?.push(committedAt - e.at);
-        }
+        if (m) lags[e.source]?.push(committedAt - Number(m[1]));
         else unread[e.source] = (unread[e.source] ?? 0) + 1;
       }
     },
@@ -177,7 +172,12 @@ async function main() {
   const othersCpu = others.map(() => 0);
   const driven: Record<string, { sent: number; ok: number }> = {};
   // Drivers are sampled just before they exit; the servers at the end of the drain.
-  const driverCpu = setInterval(() => (othersCpu[2] = cpuSecondsOf(others[2]!.pids) - othersBefore[2]!), 200);
+  // A driver that has exited has no /proc entry left: keep each one's last reading.
+  const driverLast = drivers.map(() => 0);
+  const driverCpu = setInterval(() => {
+    drivers.forEach((d, i) => (driverLast[i] = Math.max(driverLast[i]!, cpuSecondsOf([d.child.process.pid]))));
+    othersCpu[2] = driverLast.reduce((a, b) => a + b, 0);
+  }, 100);
   for (const d of drivers) {
     const code = await d.child.exited;
     const line = d.child.output().trim().split('\n').at(-1) ?? '';
@@ -197,7 +197,7 @@ async function main() {
   for (let i = 0; i < 2; i++) othersCpu[i] = cpuSecondsOf(others[i]!.pids) - othersBefore[i]!;
   await collector.stop();
   console.log('');
-  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag  (seen->stored p50/p95)');
+  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
   for (const source of ['redis-bench', 'etcd-bench']) {
     const d = driven[source]!;
     const l = lags[source]!.sort((a, b) => a - b);
@@ -211,10 +211,6 @@ async function main() {
       `${percentile(l, 0.5)} ms`.padStart(8),
       `${percentile(l, 0.95)} ms`.padStart(8),
       `${percentile(l, 0.99)} ms`.padStart(8),
-      (() => {
-        const sl = storeLags[source]!.sort((a, b) => a - b);
-        return `  (${percentile(sl, 0.5)} / ${percentile(sl, 0.95)} ms)`;
-      })(),
     ];
     console.log(row.join(' '));
   }
