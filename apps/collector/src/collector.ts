@@ -42,9 +42,11 @@ interface TrackedLock {
   series: LockSeries | null;
   /** The rollup of the minute of the last change (most changes land in the same minute). */
   rollup: RollupAccumulator | null;
-  /** Deadlines now in the timer queue, so an unchanged one is not re-scheduled. */
+  /** Deadlines now in the timer queue, so an unchanged one is not re-scheduled, and their queue keys. */
   nearAt: number | null;
   expAt: number | null;
+  nearKey: string;
+  expKey: string;
 }
 
 interface LockSeries {
@@ -240,6 +242,8 @@ export class Collector {
       rollup: null,
       nearAt: null,
       expAt: null,
+      nearKey: `${tracker.lockId}|near`,
+      expKey: `${tracker.lockId}|exp`,
     };
     this.locks.set(tracker.lockId, entry);
     this.byKey.set(keyOf(source, key), entry);
@@ -376,19 +380,18 @@ export class Collector {
   }
 
   private scheduleTimers(entry: TrackedLock): void {
-    const lockId = entry.tracker.lockId;
     const near = entry.tracker.nextNearExpiryAt();
     const expiresAt = entry.tracker.expiresAt();
     // A little after the predicted expiry, so a backend that expires on time has done so.
     const exp = expiresAt === null ? null : expiresAt + 50;
     if (near !== entry.nearAt) {
-      if (near !== null) this.timers.schedule(`${lockId}|near`, near);
-      else this.timers.cancel(`${lockId}|near`);
+      if (near !== null) this.timers.schedule(entry.nearKey, near);
+      else this.timers.cancel(entry.nearKey);
       entry.nearAt = near;
     }
     if (exp !== entry.expAt) {
-      if (exp !== null) this.timers.schedule(`${lockId}|exp`, exp);
-      else this.timers.cancel(`${lockId}|exp`);
+      if (exp !== null) this.timers.schedule(entry.expKey, exp);
+      else this.timers.cancel(entry.expKey);
       entry.expAt = exp;
     }
   }

@@ -104,6 +104,8 @@ export class LockTracker {
   /** s.lastSeq as a bigint, and the raw key: compared on every observation. */
   private lastSeq: bigint;
   private readonly keyBytes: Buffer;
+  /** See currentFingerprint(); null when not known. */
+  private lastFingerprint: unknown[] | null = null;
   private readonly ratio: number;
   private readonly expiryTolerance: number;
   private readonly renewalTolerance: number;
@@ -191,7 +193,7 @@ export class LockTracker {
       throw new LockscopeError('INTERNAL', `An observation of ${obs.source}/${displayKey(obs.key)} was routed to the tracker of ${this.s.source}/${this.s.name}.`);
     }
     if (obs.seq <= this.lastSeq) return unchanged();
-    const before = this.fingerprint();
+    const before = this.currentFingerprint();
     this.lastSeq = obs.seq;
     this.s.lastSeq = obs.seq.toString();
     this.s.dialect = obs.dialect;
@@ -286,7 +288,7 @@ export class LockTracker {
   checkpoint(at: number, check?: CheckpointLease): ApplyResult {
     const hold = this.s.hold;
     if (!hold) return unchanged();
-    const before = this.fingerprint();
+    const before = this.currentFingerprint();
     const events: LockEvent[] = [];
 
     if (check) {
@@ -335,7 +337,7 @@ export class LockTracker {
 
   end(at: number, reason: HoldEndReason): ApplyResult {
     if (!this.s.hold) return unchanged();
-    const before = this.fingerprint();
+    const before = this.currentFingerprint();
     if (reason === 'unknown') this.s.hold.approximate = true;
     const ended = this.finishHold(at, reason, null, { holdId: this.s.hold.holdId });
     return this.result(before, at, [ended.event], ended.completed, null);
@@ -532,6 +534,15 @@ export class LockTracker {
    * A flat list of values compared one by one: JSON of the whole state was the costliest
    * part of applying an observation.
    */
+  /**
+   * The fingerprint of the state as it is now. Only apply/checkpoint/end change the state
+   * and each ends in result(), which keeps the fingerprint it computed: a change that
+   * produced events did not need one, so that is the only case computed here.
+   */
+  private currentFingerprint(): unknown[] {
+    return (this.lastFingerprint ??= this.fingerprint());
+  }
+
   private fingerprint(): unknown[] {
     const s = this.s;
     const out: unknown[] = [s.source, s.keyHex, s.name, s.dialect, s.firstSeenAt, s.acquisitions, s.expirations];
@@ -549,7 +560,14 @@ export class LockTracker {
     completed: CompletedHold | null,
     acquired: { waitMs: number | null } | null,
   ): ApplyResult {
-    const changed = events.length > 0 || !sameValues(this.fingerprint(), before);
+    let changed = events.length > 0;
+    if (changed) {
+      this.lastFingerprint = null;
+    } else {
+      const after = this.fingerprint();
+      changed = !sameValues(after, before);
+      this.lastFingerprint = after;
+    }
     if (changed) this.s.lastChangeAt = at;
     return { events, completed, acquired, changed };
   }
