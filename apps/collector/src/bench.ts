@@ -155,7 +155,7 @@ async function main() {
   await collector.start();
   const cpuBefore = process.cpuUsage();
   const eluBefore = performance.eventLoopUtilization();
-  const workerEluBefore = collector.writerUtilization();
+  const writingBefore = collector.writerBusyMs();
   const started = Date.now();
   console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, each held ${holdMs} ms, SQLite store, 2 drivers in child processes`);
   const drivers = [
@@ -193,7 +193,7 @@ async function main() {
   const elapsed = (Date.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const elu = performance.eventLoopUtilization(eluBefore);
-  const workerElu = collector.writerUtilization(workerEluBefore);
+  const writingMs = writingBefore === null ? null : collector.writerBusyMs()! - writingBefore;
   for (let i = 0; i < 2; i++) othersCpu[i] = cpuSecondsOf(others[i]!.pids) - othersBefore[i]!;
   await collector.stop();
   console.log('');
@@ -219,7 +219,7 @@ async function main() {
   console.log(`\nstore: ${rows} events, ${await store.prisma.hold.count()} holds written; collector CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${elapsed.toFixed(1)} s wall`);
   console.log(
     `collector threads busy: main ${(elu.utilization * 100).toFixed(0)}%` +
-      (workerElu ? `, store worker ${(workerElu.utilization * 100).toFixed(0)}%` : '') +
+      (writingMs !== null ? `, store worker writing ${((writingMs / 1000 / elapsed) * 100).toFixed(0)}% of the time` : '') +
       `; CPU of the rest of the machine over the run: ${others.map((o, i) => `${o.name} ${othersCpu[i]!.toFixed(1)} s`).join(', ')}`,
   );
   await store.close();

@@ -9,7 +9,6 @@ import {
   type SourceConfig,
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
@@ -185,9 +184,9 @@ export class Collector {
     return { ok: store.ok && sources.every((s) => s.connected), sources, store };
   }
 
-  /** The store writer thread's event-loop utilisation (null when writes run on this thread). */
-  writerUtilization(previous?: EventLoopUtilization | null): EventLoopUtilization | null {
-    return this.writer.utilization ? this.writer.utilization(previous ?? undefined) : null;
+  /** Milliseconds the store writer thread has spent writing (null when writes run on this thread). */
+  writerBusyMs(): number | null {
+    return this.writer.writingMs ? this.writer.writingMs() : null;
   }
 
   /** For tests and the benchmark. */

@@ -25,8 +25,9 @@ port.on('message', (request: Request) => {
         port.postMessage({ id: request.id, ok: true });
         return;
       }
+      const started = performance.now();
       await store.writeBatch(request.batch!);
-      port.postMessage({ id: request.id, ok: true, committedAt: Date.now() });
+      port.postMessage({ id: request.id, ok: true, committedAt: Date.now(), tookMs: performance.now() - started });
     } catch (error) {
       const e = error as Error & { code?: string };
       port.postMessage({ id: request.id, ok: false, message: e.message, code: e.code ?? null });
