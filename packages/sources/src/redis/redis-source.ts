@@ -53,6 +53,7 @@ export const UNREAD_HOLDER = '(unread: released before it could be read)';
 
 const SCAN_COUNT = 1000;
 const FETCH_BATCH = 500;
+const MAX_FETCHES_IN_FLIGHT = 2;
 
 /** Redisson's LockPubSub.UNLOCK_MESSAGE (a Long 0, written as text by LongCodec). */
 const REDISSON_UNLOCK_MESSAGE = '0';
@@ -160,6 +161,7 @@ class RedisLockSource implements LockSource {
   private readonly pending = new Map<string, PendingFetch>();
   private readonly inFlight = new Set<string>();
   private flushTimer: NodeJS.Immediate | null = null;
+  private fetchesInFlight = 0;
   private resyncRunning: Promise<void> | null = null;
   private resyncAgain = false;
   private probeListener: ((channel: Buffer, message: Buffer) => void) | null = null;
@@ -481,8 +483,14 @@ class RedisLockSource implements LockSource {
     });
   }
 
-  /** Fetches every pending key in one pipeline; a key already being fetched waits for the next round. */
+  /**
+   * Fetches every pending key in one script call; a key already being fetched waits for the
+   * next round. At most MAX_FETCHES_IN_FLIGHT calls are out at once: under load the keys that
+   * arrive meanwhile go together in the next call (one command and one write instead of one
+   * per event-loop turn), and an idle source still reads a change at once.
+   */
   private async flush(): Promise<void> {
+    if (this.fetchesInFlight >= MAX_FETCHES_IN_FLIGHT) return;
     const batch: PendingFetch[] = [];
     for (const [hex, pending] of this.pending) {
       if (this.inFlight.has(hex)) continue;
@@ -491,6 +499,7 @@ class RedisLockSource implements LockSource {
       batch.push(pending);
     }
     if (batch.length === 0) return;
+    this.fetchesInFlight += 1;
     try {
       const states = await this.fetchByScript(this.command(), batch.map((p) => p.key));
       const doneMono = performance.now();
@@ -500,6 +509,7 @@ class RedisLockSource implements LockSource {
       // Lost until the resync that follows the reconnect.
       if (!this.stopped) this.recordError(this.failure(error, 'a lock fetch').message);
     } finally {
+      this.fetchesInFlight -= 1;
       for (const p of batch) this.inFlight.delete(p.hex);
       if (this.pending.size > 0) this.scheduleFlush();
     }
