@@ -14,6 +14,23 @@ function heldWriter() {
   return { writer, calls };
 }
 
+/** A started Batcher (100 ms interval) on a fake clock from 0, writing through heldWriter. */
+function startBatcher() {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'Date'], now: 0 });
+  const { writer, calls } = heldWriter();
+  const batcher = new Batcher({
+    writer,
+    describeSource: () => undefined,
+    sourceNames: () => [],
+    intervalMs: 100,
+    metrics: new CollectorMetrics(),
+    now: Date.now,
+    log: () => undefined,
+  });
+  batcher.start();
+  return { batcher, calls };
+}
+
 const event = (at: number) => ({ type: 'acquired' as const, at, holder: 'h', token: null, ttlMs: null, valueMs: null });
 
 describe('Batcher', () => {
@@ -22,18 +39,7 @@ describe('Batcher', () => {
   });
 
   it('after a flush that outlasted the interval, writes what arrived meanwhile at once instead of at the next tick', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'Date'], now: 0 });
-    const { writer, calls } = heldWriter();
-    const batcher = new Batcher({
-      writer,
-      describeSource: () => undefined,
-      sourceNames: () => [],
-      intervalMs: 100,
-      metrics: new CollectorMetrics(),
-      now: Date.now,
-      log: () => undefined,
-    });
-    batcher.start();
+    const { batcher, calls } = startBatcher();
     batcher.addEvent('lock-a', 'src', event(1));
     await vi.advanceTimersByTimeAsync(100);
     expect(calls).toHaveLength(1);
@@ -52,18 +58,7 @@ describe('Batcher', () => {
   });
 
   it('after a quick flush, waits for the next tick (batches stay batches)', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'Date'], now: 0 });
-    const { writer, calls } = heldWriter();
-    const batcher = new Batcher({
-      writer,
-      describeSource: () => undefined,
-      sourceNames: () => [],
-      intervalMs: 100,
-      metrics: new CollectorMetrics(),
-      now: Date.now,
-      log: () => undefined,
-    });
-    batcher.start();
+    const { batcher, calls } = startBatcher();
     batcher.addEvent('lock-a', 'src', event(1));
     await vi.advanceTimersByTimeAsync(100);
     batcher.addEvent('lock-a', 'src', event(2));
