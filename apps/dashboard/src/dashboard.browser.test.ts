@@ -138,6 +138,66 @@ describe('dashboard in headless Chromium', () => {
     });
   });
 
+  it('sends a Content-Security-Policy that the overview and a lock page run under without a violation', async () => {
+    await withPage(async (page, errors) => {
+      const refused: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+      });
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => {
+          const w = window as unknown as { __csp?: string[] };
+          (w.__csp ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
+        });
+      });
+      const violations = () => page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? []);
+
+      const response = await page.goto(`${live!.url}/`);
+      const csp = response!.headers()['content-security-policy'] ?? '';
+      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...sources]) => [name!, sources]));
+      expect(directives.get('default-src')).toEqual(["'self'"]);
+      expect(directives.get('script-src')).not.toContain("'unsafe-eval'");
+      expect(directives.get('connect-src')).toEqual(["'self'"]);
+      expect(directives.get('object-src')).toEqual(["'none'"]);
+      expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
+      expect(directives.get('base-uri')).toEqual(["'self'"]);
+      expect(directives.get('form-action')).toEqual(["'self'"]);
+      // The API answers carry it too (and nothing there needs more).
+      expect((await fetch(`${live!.url}/api/v1/overview`)).headers.get('content-security-policy')).toBe(csp);
+
+      // Hydrated and fetching under the policy: rows from the API, a client-side sort.
+      await page.getByTestId('lock-table').locator('tbody tr').first().waitFor();
+      await page.getByTestId('headline').waitFor();
+      await page.getByRole('button', { name: /^Held for/ }).click();
+      await page.waitForURL(/sort=heldFor/);
+      expect(await violations()).toEqual([]);
+
+      // A lock page: recharts' inline styles and SVG, the holds and metrics fetches.
+      await page.goto(`${live!.url}/locks/${seeded.ids.contended}?range=1h`);
+      await expect.poll(() => page.getByTestId('hold-ttl-chart').locator('.recharts-scatter-symbol').count()).toBe(7);
+      await page.getByTestId('latency-chart').locator('.slow-line').waitFor({ state: 'attached' });
+      await page.getByTestId('waiter-queue').waitFor();
+      expect(await violations()).toEqual([]);
+      expect(refused).toEqual([]);
+      expect(errors).toEqual([]);
+
+      // The policy is enforced and the listener sees it: page script may not eval
+      // (code run inside Playwright's evaluate is exempt, so the attempt runs in a
+      // later task) nor connect to another origin.
+      await page.evaluate(() => {
+        const s = document.createElement('script');
+        s.textContent = "setTimeout(() => { try { window.__evalResult = String(eval('1 + 1')); } catch (e) { window.__evalResult = e.name; } }, 0)";
+        document.head.appendChild(s);
+      });
+      const evaluated = await page.waitForFunction(() => (window as unknown as { __evalResult?: string }).__evalResult);
+      expect(await evaluated.jsonValue()).toBe('EvalError');
+      await expect.poll(violations).toEqual([expect.stringMatching(/^script-src/)]);
+      const elsewhere = await page.evaluate(() => fetch('http://127.0.0.1:9/').then(() => 'fetched', (e: Error) => e.name));
+      expect(elsewhere).toBe('TypeError');
+      await expect.poll(violations).toEqual([expect.stringMatching(/^script-src/), expect.stringMatching(/^connect-src http:\/\/127\.0\.0\.1:9/)]);
+    });
+  });
+
   it('an unreachable store gives a clear error page and a 503 from the API, without the password', async () => {
     await withPage(async (page) => {
       await page.goto(`${down!.url}/`);
