@@ -1,9 +1,13 @@
 // Runs once when the server starts: a bad lockscope.yaml fails the start with
 // its message instead of the first request.
 export async function register(): Promise<void> {
-  if (process.env.NEXT_RUNTIME !== 'nodejs') return;
-  const { runtime } = await import('./server/runtime');
-  const { config, root } = runtime();
-  const store = config.store.url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-  console.log(`lockscope dashboard: store ${store} (relative to ${root})`);
+  // The import sits inside the condition (not after an early return) so webpack drops it
+  // from the edge build even in `next dev`, which does not minify: the store's Node-only
+  // modules (better-sqlite3, fs) cannot be bundled for edge.
+  if (process.env.NEXT_RUNTIME === 'nodejs') {
+    const { runtime } = await import('./server/runtime');
+    const { config, root } = runtime();
+    const store = config.store.url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+    console.log(`lockscope dashboard: store ${store} (relative to ${root})`);
+  }
 }

@@ -33,14 +33,24 @@ export interface DashboardServer {
 }
 
 /** `next start` on a free loopback port, ready once it answers HTTP. */
-export async function startDashboard(env: Record<string, string>): Promise<DashboardServer> {
+export function startDashboard(env: Record<string, string>): Promise<DashboardServer> {
+  return startNext('start', env);
+}
+
+/** `next dev --webpack` (the package's dev script) on a free loopback port, ready once it answers HTTP. */
+export function startDevDashboard(env: Record<string, string>): Promise<DashboardServer> {
+  return startNext('dev', env);
+}
+
+async function startNext(mode: 'start' | 'dev', env: Record<string, string>): Promise<DashboardServer> {
   const port = await freePort();
-  const child = startChild(process.execPath, [nextBin, 'start', '-H', '127.0.0.1', '-p', String(port)], { cwd: dashboardDir, env: cleanEnv(env) });
+  const args = mode === 'dev' ? ['dev', '--webpack'] : ['start'];
+  const child = startChild(process.execPath, [nextBin, ...args, '-H', '127.0.0.1', '-p', String(port)], { cwd: dashboardDir, env: cleanEnv(env) });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(
       async () => {
-        if (child.process.exitCode !== null) throw new Error(`next start exited with ${child.process.exitCode}:\n${child.output()}`);
+        if (child.process.exitCode !== null) throw new Error(`next ${mode} exited with ${child.process.exitCode}:\n${child.output()}`);
         const r = await fetch(`${url}/sources`).catch(() => null);
         return r !== null && r.status < 500;
       },
