@@ -108,10 +108,17 @@ export function loadLiveLocks(prisma: StoreClient, parsed: ParsedStoreUrl, sourc
   });
 }
 
-/** All rollups of one minute bucket (epoch ms), e.g. the current one after a restart. */
-export function loadRollups(prisma: StoreClient, parsed: ParsedStoreUrl, bucket: number): Promise<StoredRollup[]> {
+/**
+ * All rollups of one bucket (epoch ms), e.g. the current one after a restart:
+ * a minute bucket, or with `tier: 'hour'` an hour bucket of RollupHour.
+ */
+export function loadRollups(prisma: StoreClient, parsed: ParsedStoreUrl, bucket: number, tier: 'minute' | 'hour' = 'minute'): Promise<StoredRollup[]> {
   return guarded(parsed, 'read from', async () => {
-    const rows = await prisma.rollup.findMany({ where: { bucket: ms(bucket, 'bucket') }, orderBy: { lockId: 'asc' } });
+    const where = { bucket: ms(bucket, 'bucket') };
+    const rows =
+      tier === 'hour'
+        ? await prisma.rollupHour.findMany({ where, orderBy: { lockId: 'asc' } })
+        : await prisma.rollup.findMany({ where, orderBy: { lockId: 'asc' } });
     return rows.map(rollupFromDb);
   });
 }

@@ -238,7 +238,7 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
         events: [eventRow(), eventRow({ at: T0 + 1, type: 'released', detail: null })],
         rollups: [{ lockId: 'lock-a', bucket: 60_000 * 29_916_666, source: 'etcd-main', acquisitions: 5, waitedAcquisitions: 2, releases: 4, expirations: 1, nearExpiries: 1, waitersMax: 3, waitersSum: 4.5, waitersSamples: 3, acqLatencySketch: sketch, holdTimeSketch: null }],
       });
-      expect(result).toEqual({ sources: 1, locks: 1, holdsInserted: 1, events: 2, rollups: 1 });
+      expect(result).toEqual({ sources: 1, locks: 1, holdsInserted: 1, events: 2, rollups: 1, rollupHours: 0 });
 
       expect(await store.loadSourceState('etcd-main')).toEqual({ name: 'etcd-main', kind: 'etcd', connected: true, lastError: null, lastEventAt: T0, lastSeenAt: T0 + 1, ingestLagMs: 3, resumeRevision: '123456789012', lockCount: 1, updatedAt: T0 + 2 });
       expect(await store.loadSourceState('nope')).toBeNull();
@@ -319,6 +319,21 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       expect(Buffer.from(row!.acqLatencySketch!).equals(Buffer.from(bytes))).toBe(true);
       expect(row!.holdTimeSketch).toBeNull();
       expect(await store.loadRollups(bucket + 60_000)).toEqual([]);
+
+      // Hour rollups: same shape and rules, their own table, in the same transaction.
+      const hour = 3_600_000 * 498_611;
+      const result = await store.writeBatch({
+        rollups: [{ lockId: 'lock-a', bucket: hour, source: 's', acquisitions: 2 }],
+        rollupHours: [
+          { lockId: 'lock-a', bucket: hour, source: 's', acquisitions: 5, holdTimeSketch: bytes },
+          { lockId: 'lock-a', bucket: hour, source: 's', acquisitions: 7, holdTimeSketch: bytes },
+        ],
+      });
+      expect(result).toMatchObject({ rollups: 1, rollupHours: 1 });
+      const [hourRow] = await store.loadRollups(hour, 'hour');
+      expect(hourRow).toMatchObject({ lockId: 'lock-a', bucket: hour, acquisitions: 7 });
+      expect(Buffer.from(hourRow!.holdTimeSketch!).equals(Buffer.from(bytes))).toBe(true);
+      expect((await store.loadRollups(hour)).map((r) => r.acquisitions)).toEqual([2]);
     });
   });
 

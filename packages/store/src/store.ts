@@ -52,7 +52,8 @@ export interface Store {
   writeBatch(batch: WriteBatch): Promise<WriteBatchResult>;
   loadSourceState(source: string): Promise<StoredSource | null>;
   loadLiveLocks(source: string): Promise<StoredLock[]>;
-  loadRollups(bucket: number): Promise<StoredRollup[]>;
+  /** Rollups of one bucket: a minute (default) or, with tier 'hour', an hour. */
+  loadRollups(bucket: number, tier?: 'minute' | 'hour'): Promise<StoredRollup[]>;
   purgeBefore(ms: number, options?: PurgeOptions): Promise<PurgeResult>;
   recordAudit(record: AuditInput): Promise<StoredAudit>;
   /**
@@ -141,7 +142,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     writeBatch: (batch) => serial(async () => (connection.batchWriter ? connection.batchWriter().write(batch) : writeBatch(prisma, parsed, batch))),
     loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),
     loadLiveLocks: (source) => serial(() => loadLiveLocks(prisma, parsed, source)),
-    loadRollups: (bucket) => serial(() => loadRollups(prisma, parsed, bucket)),
+    loadRollups: (bucket, tier) => serial(() => loadRollups(prisma, parsed, bucket, tier)),
     purgeBefore: (ms, purgeOptions) => purgeBefore(prisma, parsed, ms, { ...purgeOptions, serial }),
     recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
     listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),

@@ -98,7 +98,10 @@ export interface WriteBatch {
   locks?: LockRow[];
   holds?: HoldRow[];
   events?: EventRow[];
+  /** Per-minute rollups (bucket = minute start). */
   rollups?: RollupRow[];
+  /** Per-hour rollups (bucket = hour start): the same row shape, table RollupHour. */
+  rollupHours?: RollupRow[];
 }
 
 export interface WriteBatchResult {
@@ -108,6 +111,7 @@ export interface WriteBatchResult {
   holdsInserted: number;
   events: number;
   rollups: number;
+  rollupHours: number;
 }
 
 /** Stored rows as read back: every column present, nulls as null. */

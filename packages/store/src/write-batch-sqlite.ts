@@ -6,7 +6,7 @@ import type { WriteBatch, WriteBatchResult } from './types.js';
 import type { ParsedStoreUrl } from './url.js';
 
 type SqliteUrl = Extract<ParsedStoreUrl, { provider: 'sqlite' }>;
-import { eventSpec, holdSpec, insertParts, lockSpec, orderedRows, rollupSpec, rowValues, sourceSpec, type TableSpec } from './write-batch.js';
+import { eventSpec, holdSpec, insertParts, lockSpec, orderedRows, rollupHourSpec, rollupSpec, rowValues, sourceSpec, type TableSpec } from './write-batch.js';
 
 /**
  * Rows per prepared multi-row statement; the rest of a table's rows go one at a
@@ -63,8 +63,10 @@ export class SqliteBatchWriter {
     const holds = tableRows(holdSpec, batch.holds);
     const events = tableRows(eventSpec, batch.events);
     const rollups = tableRows(rollupSpec, batch.rollups);
-    if (sources.values.length + locks.values.length + holds.values.length + events.values.length + rollups.values.length === 0) {
-      return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0 };
+    const rollupHours = tableRows(rollupHourSpec, batch.rollupHours);
+    const all = [sources, locks, holds, events, rollups, rollupHours];
+    if (all.every((t) => t.values.length === 0)) {
+      return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0 };
     }
     try {
       return this.db.transaction(() => {
@@ -73,12 +75,14 @@ export class SqliteBatchWriter {
         const holdsInserted = this.run(holds);
         this.run(events);
         this.run(rollups);
+        this.run(rollupHours);
         return {
           sources: sources.values.length,
           locks: locks.values.length,
           holdsInserted,
           events: events.values.length,
           rollups: rollups.values.length,
+          rollupHours: rollupHours.values.length,
         };
       })();
     } catch (error) {

@@ -220,6 +220,9 @@ export const rollupSpec: TableSpec<RollupRow> = {
   key: (r) => `${r.lockId}\u0000${r.bucket}`,
 };
 
+/** Hour rollups: the minute rollup's columns and rules in their own table. */
+export const rollupHourSpec: TableSpec<RollupRow> = { ...rollupSpec, table: 'RollupHour' };
+
 /**
  * The rows to write for a table: upserts keep the last row per key and go in key
  * order, so two writers touching overlapping rows lock them in the same order
@@ -248,8 +251,9 @@ export async function writeBatch(prisma: StoreClient, parsed: ParsedStoreUrl, ba
   const holds = build(holdSpec, batch.holds);
   const events = build(eventSpec, batch.events);
   const rollups = build(rollupSpec, batch.rollups);
-  if (sources.count + locks.count + holds.count + events.count + rollups.count === 0) {
-    return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0 };
+  const rollupHours = build(rollupHourSpec, batch.rollupHours);
+  if (sources.count + locks.count + holds.count + events.count + rollups.count + rollupHours.count === 0) {
+    return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0 };
   }
   try {
     return await prisma.$transaction(
@@ -264,7 +268,8 @@ export async function writeBatch(prisma: StoreClient, parsed: ParsedStoreUrl, ba
         const holdsInserted = await run(holds.sql);
         await run(events.sql);
         await run(rollups.sql);
-        return { sources: sources.count, locks: locks.count, holdsInserted, events: events.count, rollups: rollups.count };
+        await run(rollupHours.sql);
+        return { sources: sources.count, locks: locks.count, holdsInserted, events: events.count, rollups: rollups.count, rollupHours: rollupHours.count };
       },
       // Large catch-up batches on a slow disk can take seconds; the default 5 s would abort them.
       { maxWait: 30_000, timeout: 120_000 },
