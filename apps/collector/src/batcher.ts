@@ -19,7 +19,9 @@ interface Pending {
   holds: HoldRow[];
   /** Latest row per lock, built at flush time; observedAt for ingest lag. */
   locks: Map<string, { build: () => LockRow; observedAt: number }>;
+  /** Minute and hour rollups, the latest row per (tier, lock, bucket). */
   rollups: Map<string, RollupRow>;
+  rollupHours: Map<string, RollupRow>;
   /** Sources whose health changed since the last flush. */
   sources: Set<string>;
   resume: Map<string, string>;
@@ -28,7 +30,7 @@ interface Pending {
 const SOURCE_REFRESH_MS = 5_000;
 
 function emptyPending(): Pending {
-  return { events: [], holds: [], locks: new Map(), rollups: new Map(), sources: new Set(), resume: new Map() };
+  return { events: [], holds: [], locks: new Map(), rollups: new Map(), rollupHours: new Map(), sources: new Set(), resume: new Map() };
 }
 
 export interface BatcherOptions {
@@ -109,8 +111,8 @@ export class Batcher {
     this.pending.locks.set(lockId, { build, observedAt: prev ? Math.min(prev.observedAt, observedAt) : observedAt });
   }
 
-  addRollup(row: RollupRow): void {
-    this.pending.rollups.set(`${row.lockId}|${row.bucket}`, row);
+  addRollup(row: RollupRow, tier: 'minute' | 'hour' = 'minute'): void {
+    (tier === 'hour' ? this.pending.rollupHours : this.pending.rollups).set(`${row.lockId}|${row.bucket}`, row);
   }
 
   /** The source's health changed: write its row with the next flush. */
@@ -124,7 +126,7 @@ export class Batcher {
 
   bufferedRows(): number {
     const p = this.pending;
-    return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.sources.size + p.resume.size;
+    return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.rollupHours.size + p.sources.size + p.resume.size;
   }
 
   flushNow(): Promise<void> {
@@ -181,7 +183,14 @@ export class Batcher {
         updatedAt: now,
       });
     }
-    const batch: Required<WriteBatch> = { sources, locks, holds: taken.holds, events: taken.events, rollups: [...taken.rollups.values()] };
+    const batch: Required<WriteBatch> = {
+      sources,
+      locks,
+      holds: taken.holds,
+      events: taken.events,
+      rollups: [...taken.rollups.values()],
+      rollupHours: [...taken.rollupHours.values()],
+    };
     this.options.metrics.bufferedRows.set(this.bufferedRows() + batch.events.length + batch.locks.length);
     try {
       await this.options.writer.writeBatch(batch);
@@ -217,6 +226,7 @@ export class Batcher {
     p.holds = [...taken.holds, ...p.holds];
     for (const [k, v] of taken.locks) if (!p.locks.has(k)) p.locks.set(k, v);
     for (const [k, v] of taken.rollups) if (!p.rollups.has(k)) p.rollups.set(k, v);
+    for (const [k, v] of taken.rollupHours) if (!p.rollupHours.has(k)) p.rollupHours.set(k, v);
     for (const name of taken.sources) p.sources.add(name);
     for (const [k, v] of taken.resume) if (!p.resume.has(k)) p.resume.set(k, v);
   }

@@ -1,8 +1,8 @@
 import {
-  bucketOf,
   displayKey,
   LockTracker,
   RollupAccumulator,
+  RollupTier,
   type ApplyResult,
   type LockObservation,
   type LockscopeConfig,
@@ -39,8 +39,8 @@ interface TrackedLock {
   ref: { lockId: string; source: string; name: string };
   /** This lock's Prometheus series, made on first use: label lookups per event were measurable. */
   series: LockSeries | null;
-  /** The rollup of the minute of the last change (most changes land in the same minute). */
-  rollup: RollupAccumulator | null;
+  /** Per tier (minute, hour): the rollup of the last change's bucket (most changes land in the same one). */
+  rollups: [RollupAccumulator | null, RollupAccumulator | null];
   /** Deadlines now in the timer queue, so an unchanged one is not re-scheduled, and their queue keys. */
   nearAt: number | null;
   expAt: number | null;
@@ -70,8 +70,8 @@ export class Collector {
   private readonly locks = new Map<string, TrackedLock>();
   /** Tracked locks by source and raw key (see keyOf): found without hashing the key per observation. */
   private readonly byKey = new Map<string, TrackedLock>();
-  private readonly rollups = new Map<string, RollupAccumulator>();
-  private readonly dirtyRollups = new Set<RollupAccumulator>();
+  /** Minute rollups (Rollup) and hour rollups (RollupHour), accumulated side by side. */
+  private readonly tiers: [RollupTier, RollupTier] = [new RollupTier('minute'), new RollupTier('hour')];
   private readonly batcher: Batcher;
   private readonly writer: BatchWriter;
   private readonly timers: TimerQueue;
@@ -114,9 +114,10 @@ export class Collector {
     const { config, store } = this.options;
     this.batcher.start();
     await this.alerts.start();
-    const bucket = bucketOf(this.now());
-    for (const row of await store.loadRollups(bucket)) {
-      this.rollups.set(`${row.lockId}|${bucket}`, RollupAccumulator.fromRow(row));
+    // The current minute and hour as written before a restart: later changes add to them.
+    for (const tier of this.tiers) {
+      const bucket = tier.bucketOf(this.now());
+      for (const row of await store.loadRollups(bucket, tier.name)) tier.restore(RollupAccumulator.fromRow(row));
     }
     await Promise.all(
       config.sources.map(async (sourceConfig) => {
@@ -238,7 +239,7 @@ export class Collector {
       observedAt,
       ref: { lockId: tracker.lockId, source, name },
       series: null,
-      rollup: null,
+      rollups: [null, null],
       nearAt: null,
       expAt: null,
       nearKey: `${tracker.lockId}|near`,
@@ -299,29 +300,30 @@ export class Collector {
     const lockId = tracker.lockId;
     const at = result.events[0]?.at ?? this.now();
     this.alerts.onApplyResult(entry.ref, result, tracker.waiters?.length ?? null);
-    const rollup = this.rollupFor(entry, at);
+    const rollups = [this.rollupFor(entry, 0, at), this.rollupFor(entry, 1, at)];
     for (const event of result.events) {
       this.batcher.addEvent(lockId, entry.source, event);
       if (event.type === 'acquired') {
         this.seriesOf(entry).acquisitions.inc();
-        rollup.recordAcquisition(result.acquired?.waitMs ?? null);
+        for (const rollup of rollups) rollup.recordAcquisition(result.acquired?.waitMs ?? null);
       } else if (event.type === 'near_expiry') {
         this.seriesOf(entry).nearExpiry.inc();
-        rollup.recordNearExpiry();
+        for (const rollup of rollups) rollup.recordNearExpiry();
       } else if (event.type === 'expired') {
         this.seriesOf(entry).expirations.inc();
       }
     }
     if (result.completed) {
       this.batcher.addHold(lockId, result.completed);
-      rollup.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
+      for (const rollup of rollups) rollup.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
     }
     const waiters = tracker.waiters;
     if (waiters) {
-      rollup.sampleWaiters(waiters.length);
+      for (const rollup of rollups) rollup.sampleWaiters(waiters.length);
       this.seriesOf(entry).waiters.set(waiters.length);
     }
-    this.dirtyRollups.add(rollup);
+    this.tiers[0].dirty.add(rollups[0]!);
+    this.tiers[1].dirty.add(rollups[1]!);
     this.enqueueLock(entry);
     this.scheduleTimers(entry);
   }
@@ -339,31 +341,24 @@ export class Collector {
     this.handle(entry, result);
   }
 
-  private rollupFor(entry: TrackedLock, at: number): RollupAccumulator {
-    const bucket = bucketOf(at);
-    // A closed minute's accumulator holds the whole minute, so a late change to it is still written whole.
-    if (entry.rollup && entry.rollup.bucket === bucket) return entry.rollup;
-    const lockId = entry.tracker.lockId;
-    const key = rollupKey(lockId, bucket);
-    let acc = this.rollups.get(key);
-    if (!acc) {
-      acc = new RollupAccumulator({ lockId, bucket, source: entry.source });
-      this.rollups.set(key, acc);
-    }
-    entry.rollup = acc;
+  private rollupFor(entry: TrackedLock, tierIndex: 0 | 1, at: number): RollupAccumulator {
+    const tier = this.tiers[tierIndex];
+    const bucket = tier.bucketOf(at);
+    const cached = entry.rollups[tierIndex];
+    // A closed bucket's accumulator holds the whole bucket, so a late change to it is still written whole.
+    if (cached && cached.bucket === bucket) return cached;
+    const acc = tier.accumulator(entry.tracker.lockId, entry.source, bucket);
+    entry.rollups[tierIndex] = acc;
     return acc;
   }
 
   private flushRollups(all: boolean): void {
-    const currentBucket = bucketOf(this.now());
-    for (const acc of this.dirtyRollups) {
-      const row = acc.toRow();
-      this.batcher.addRollup({ ...row, bucket: Number(row.bucket) });
-    }
-    this.dirtyRollups.clear();
-    // Closed buckets stay in memory only until written once.
-    for (const [key, acc] of this.rollups) {
-      if (all || acc.bucket < currentBucket) this.rollups.delete(key);
+    const now = this.now();
+    for (const tier of this.tiers) {
+      tier.flush(all, now, (acc) => {
+        const row = acc.toRow();
+        this.batcher.addRollup({ ...row, bucket: Number(row.bucket) }, tier.name);
+      });
     }
   }
 
@@ -458,9 +453,6 @@ function keyOf(source: string, key: Uint8Array): string {
   return `${source}\u0000${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }
 
-function rollupKey(lockId: string, bucket: number): string {
-  return `${lockId}|${bucket}`;
-}
 
 function lockRow(entry: TrackedLock, now: number) {
   // Read without a copy: the row is built and serialised right here.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isLockscopeError } from './errors.js';
-import { bucketizeRollups, bucketOf, MAX_CHART_BUCKETS, RollupAccumulator, summarizeRollups, type RollupRow } from './rollup.js';
+import { bucketizeRollups, bucketOf, hourBucketOf, MAX_CHART_BUCKETS, RollupAccumulator, RollupTier, summarizeRollups, type RollupRow } from './rollup.js';
 import { LatencySketch } from './sketch.js';
 
 const MIN = 60_000;
@@ -284,5 +284,42 @@ describe('bucketizeRollups', () => {
       }
       expect(isLockscopeError(thrown, 'BAD_REQUEST'), `${from}..${to} step ${step}`).toBe(true);
     }
+  });
+});
+
+describe('RollupTier', () => {
+  const HOUR = 3_600_000;
+  const t0 = 1_795_000_000_000 - (1_795_000_000_000 % HOUR);
+
+  it('keeps one accumulator per lock and bucket, writes the changed ones, and drops closed buckets once written', () => {
+    const hours = new RollupTier('hour');
+    expect(hours.bucketOf(t0 + 59 * 60_000)).toBe(t0);
+    expect(hourBucketOf(t0 + HOUR)).toBe(t0 + HOUR);
+    const a = hours.accumulator('lock-a', 's', hours.bucketOf(t0 + 1_000));
+    a.recordAcquisition(5);
+    hours.dirty.add(a);
+    // The same lock later in the hour lands in the same accumulator.
+    const again = hours.accumulator('lock-a', 's', hours.bucketOf(t0 + 30 * 60_000));
+    expect(again).toBe(a);
+    again.recordAcquisition(7);
+    const written: number[] = [];
+    // Still inside the hour: written, kept.
+    expect(hours.flush(false, t0 + 40 * 60_000, (acc) => written.push(acc.toRow().acquisitions))).toBe(0);
+    expect(written).toEqual([2]);
+    expect(hours.size).toBe(1);
+    // Nothing changed since: nothing written; the hour has closed: dropped.
+    expect(hours.flush(false, t0 + HOUR, (acc) => written.push(acc.toRow().acquisitions))).toBe(1);
+    expect(written).toEqual([2]);
+    expect(hours.size).toBe(0);
+  });
+
+  it('continues a bucket restored from the store instead of starting it again', () => {
+    const minutes = new RollupTier('minute');
+    const stored = new RollupAccumulator({ lockId: 'lock-a', bucket: t0, source: 's' });
+    stored.recordAcquisition(3);
+    minutes.restore(RollupAccumulator.fromRow(stored.toRow()));
+    const acc = minutes.accumulator('lock-a', 's', minutes.bucketOf(t0 + 10_000));
+    acc.recordAcquisition(4);
+    expect(acc.toRow().acquisitions).toBe(2);
   });
 });

@@ -4,9 +4,17 @@ import { LatencySketch } from './sketch.js';
 
 export const ROLLUP_BUCKET_MS = 60_000;
 
+/** Hour rollups (RollupHour): the same accumulators over an hour, for long ranges. */
+export const HOUR_BUCKET_MS = 3_600_000;
+
 /** Start of the minute that contains `ms` (wall ms). */
 export function bucketOf(ms: number): number {
   return Math.floor(ms / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
+}
+
+/** Start of the hour that contains `ms` (wall ms). */
+export function hourBucketOf(ms: number): number {
+  return Math.floor(ms / HOUR_BUCKET_MS) * HOUR_BUCKET_MS;
 }
 
 /** Exactly the columns of the Rollup model in prisma/schema.prisma. */
@@ -276,4 +284,56 @@ export function bucketizeRollups(rows: Iterable<RollupRowInput>, fromMs: number,
     builders[Math.floor((t - fromMs) / stepMs)]!.add(row);
   }
   return builders.map((b, i) => ({ start: fromMs + i * stepMs, end: Math.min(toMs, fromMs + (i + 1) * stepMs), ...b.build() }));
+}
+
+/**
+ * One rollup granularity (minute or hour) as the collector keeps it: the
+ * accumulators of open buckets, and the ones changed since the last flush.
+ */
+export class RollupTier {
+  private readonly accs = new Map<string, RollupAccumulator>();
+  readonly dirty = new Set<RollupAccumulator>();
+  readonly bucketOf: (at: number) => number;
+
+  constructor(readonly name: 'minute' | 'hour') {
+    this.bucketOf = name === 'hour' ? hourBucketOf : bucketOf;
+  }
+
+  /** An accumulator read back from the store (the current bucket after a restart). */
+  restore(acc: RollupAccumulator): void {
+    this.accs.set(`${acc.lockId}|${acc.bucket}`, acc);
+  }
+
+  /** The accumulator of a lock's bucket, made when missing. */
+  accumulator(lockId: string, source: string, bucket: number): RollupAccumulator {
+    const key = `${lockId}|${bucket}`;
+    let acc = this.accs.get(key);
+    if (!acc) {
+      acc = new RollupAccumulator({ lockId, bucket, source });
+      this.accs.set(key, acc);
+    }
+    return acc;
+  }
+
+  /**
+   * Hands every changed accumulator to `write`; closed buckets (every bucket, with
+   * `all`) leave memory once written. Returns how many left.
+   */
+  flush(all: boolean, now: number, write: (acc: RollupAccumulator) => void): number {
+    for (const acc of this.dirty) write(acc);
+    this.dirty.clear();
+    const current = this.bucketOf(now);
+    let closed = 0;
+    for (const [key, acc] of this.accs) {
+      if (all || acc.bucket < current) {
+        this.accs.delete(key);
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  get size(): number {
+    return this.accs.size;
+  }
 }

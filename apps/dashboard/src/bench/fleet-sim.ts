@@ -7,12 +7,11 @@
 // the way apps/collector/src/collector.ts builds them, so the store receives what
 // the collector would write. Time is simulated: a week runs in minutes.
 import {
-  bucketOf,
   DEFAULT_NEAR_EXPIRY_RATIO,
   DueHeap,
   lockId,
   LockTracker,
-  RollupAccumulator,
+  RollupTier,
   waitersObservable,
   type ApplyResult,
   type CheckpointLease,
@@ -249,8 +248,8 @@ export class FleetSim {
   k = 1;
   private readonly seq: Record<SourceName, number> = { 'etcd-main': 1_000, 'redis-main': 0, 'redis-jobs': 0 };
   private contenders = 0;
-  private readonly rollups = new Map<string, RollupAccumulator>();
-  private readonly dirtyRollups = new Set<string>();
+  /** Minute and hour rollups, as the collector keeps them. */
+  private readonly tiers: [RollupTier, RollupTier] = [new RollupTier('minute'), new RollupTier('hour')];
   private events: EventRow[] = [];
   private holds: HoldRow[] = [];
   private readonly lastEventAt = new Map<SourceName, number>();
@@ -314,14 +313,12 @@ export class FleetSim {
   discardPending(): void {
     this.events = [];
     this.holds = [];
-    this.dirtyRollups.clear();
-    const current = bucketOf(this.now);
-    for (const [key, acc] of this.rollups) if (acc.bucket < current) this.rollups.delete(key);
+    for (const tier of this.tiers) tier.flush(false, this.now, () => undefined);
   }
 
   /** Rollup rows still open in memory (written again as they fill). */
   get openRollups(): number {
-    return this.rollups.size;
+    return this.tiers[0].size + this.tiers[1].size;
   }
 
   /**
@@ -367,21 +364,16 @@ export class FleetSim {
       l.dirty = false;
     }
     const rollups: RollupRow[] = [];
+    const rollupHours: RollupRow[] = [];
     if (withRollups) {
-      const current = bucketOf(now);
-      for (const key of this.dirtyRollups) {
-        const acc = this.rollups.get(key);
-        if (!acc) continue;
-        const row = acc.toRow();
-        rollups.push({ ...row, bucket: Number(row.bucket) });
-      }
-      this.dirtyRollups.clear();
-      for (const [key, acc] of this.rollups) {
-        if (acc.bucket < current) {
-          this.rollups.delete(key);
-          this.totals.rollupRows += 1;
-        }
-      }
+      this.tiers.forEach((tier, i) => {
+        const out = i === 0 ? rollups : rollupHours;
+        const closed = tier.flush(false, now, (acc) => {
+          const row = acc.toRow();
+          out.push({ ...row, bucket: Number(row.bucket) });
+        });
+        if (i === 0) this.totals.rollupRows += closed;
+      });
     }
     const sources: SourceRow[] = SIM_SOURCES.map((s) => ({
       name: s.name,
@@ -396,8 +388,8 @@ export class FleetSim {
       updatedAt: now,
     }));
     this.totals.lockWrites += locks.length;
-    this.totals.rollupWrites += rollups.length;
-    return { sources, locks, holds, events, rollups };
+    this.totals.rollupWrites += rollups.length + rollupHours.length;
+    return { sources, locks, holds, events, rollups, rollupHours };
   }
 
   /** Multiplies the arrival rate so the run ends near its target event count. */
@@ -714,10 +706,7 @@ export class FleetSim {
     const id = tracker.lockId;
     const source = l.p.source;
     const at = result.events[0]?.at ?? t;
-    const bucket = bucketOf(at);
-    const rkey = `${l.p.index}|${bucket}`;
-    let acc = this.rollups.get(rkey);
-    if (!acc) this.rollups.set(rkey, (acc = new RollupAccumulator({ lockId: id, bucket, source })));
+    const accs = this.tiers.map((tier) => tier.accumulator(id, source, tier.bucketOf(at)));
     for (const event of result.events) {
       this.events.push({
         lockId: id,
@@ -731,19 +720,19 @@ export class FleetSim {
         revision: event.revision ?? null,
         detail: event.detail ? JSON.stringify(event.detail) : null,
       });
-      if (event.type === 'acquired') acc.recordAcquisition(result.acquired?.waitMs ?? null);
-      else if (event.type === 'near_expiry') acc.recordNearExpiry();
+      if (event.type === 'acquired') for (const acc of accs) acc.recordAcquisition(result.acquired?.waitMs ?? null);
+      else if (event.type === 'near_expiry') for (const acc of accs) acc.recordNearExpiry();
     }
     this.totals.events += result.events.length;
     if (result.events.length > 0) this.lastEventAt.set(source, Math.max(this.lastEventAt.get(source) ?? 0, result.events.at(-1)!.at));
     if (result.completed) {
       this.holds.push({ lockId: id, ...result.completed });
       this.totals.holds += 1;
-      acc.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
+      for (const acc of accs) acc.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
     }
     const waiters = tracker.waiters;
-    if (waiters) acc.sampleWaiters(waiters.length);
-    this.dirtyRollups.add(rkey);
+    if (waiters) for (const acc of accs) acc.sampleWaiters(waiters.length);
+    this.tiers.forEach((tier, i) => tier.dirty.add(accs[i]!));
     l.dirty = true;
     const near = tracker.nextNearExpiryAt();
     const expires = tracker.expiresAt();

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bucketOf, lockId, RollupAccumulator } from '@lockscope/core';
+import { bucketOf, lockId, RollupAccumulator, RollupTier } from '@lockscope/core';
 import { getLockHolds, getLockMetrics, getOverview, listLocks, openStore, type HoldRow, type LockRow, type RollupRow, type Store } from '@lockscope/store';
 import { createTestDatabase } from '@lockscope/testing';
 
@@ -34,11 +34,17 @@ async function seed(store: Store, now: number): Promise<string> {
   const flush = async () => {
     if (rows.length) await store.writeBatch({ rollups: rows.splice(0) });
   };
+  // Hour rollups as the collector keeps them beside the minute ones.
+  const hours = new RollupTier('hour');
   const minute = (id: string, b: number, k: number) => {
     const a = new RollupAccumulator({ lockId: id, bucket: b, source: 'etcd-main' });
-    for (let j = 0; j < 3; j++) a.recordAcquisition(((k * 7 + j * 13) % 200) + 1);
-    a.recordHoldEnd(5_000 + (k % 50) * 100, 'released');
-    a.sampleWaiters(k % 5);
+    const h = hours.accumulator(id, 'etcd-main', hours.bucketOf(b));
+    for (const acc of [a, h]) {
+      for (let j = 0; j < 3; j++) acc.recordAcquisition(((k * 7 + j * 13) % 200) + 1);
+      acc.recordHoldEnd(5_000 + (k % 50) * 100, 'released');
+      acc.sampleWaiters(k % 5);
+    }
+    hours.dirty.add(h);
     const r = a.toRow();
     rows.push({ ...r, bucket: Number(r.bucket) });
   };
@@ -52,6 +58,12 @@ async function seed(store: Store, now: number): Promise<string> {
     if (rows.length >= 5000) await flush();
   }
   await flush();
+  const hourRows: RollupRow[] = [];
+  hours.flush(true, now, (acc) => {
+    const r = acc.toRow();
+    hourRows.push({ ...r, bucket: Number(r.bucket) });
+  });
+  for (let i = 0; i < hourRows.length; i += 5000) await store.writeBatch({ rollupHours: hourRows.slice(i, i + 5000) });
   const holds: HoldRow[] = [];
   for (let k = 0; k < 20_000; k++) {
     const acquiredAt = now - 7 * DAY + k * 30_000;
