@@ -88,6 +88,13 @@ describe.each(backends)('collector -> store -> /api/v1 on %s', (backend) => {
     expect(totals.acquisition!.p95).toBeCloseTo(expected.quantile(0.95)!, 1);
     // DDSketch answers with a recorded value (nearest rank), within its 1% accuracy.
     expect(waits.some((w) => Math.abs(totals.acquisition!.p95 - w) <= Math.max(1, w * 0.011))).toBe(true);
+
+    // Seven days are read from the hour rollups the collector keeps beside the minute ones: same figures.
+    const now = Date.now();
+    const week = await get(api.metrics, `/api/v1/locks/${id}/metrics?from=${now - 7 * 86_400_000}&to=${now + 60_000}`, id);
+    expect(week.status).toBe(200);
+    expect(week.body.step).toBe(2 * 3_600_000);
+    expect(week.body.totals).toEqual(totals);
   });
 
   it('a Redis SET NX PX lock shows its holder and TTL; acquisition latency is not observable (null, never 0)', async () => {

@@ -1,4 +1,4 @@
-import { LockscopeError, ROLLUP_BUCKET_MS, type QuantileSummary } from '@lockscope/core';
+import { HOUR_BUCKET_MS, LockscopeError, ROLLUP_BUCKET_MS, type QuantileSummary } from '@lockscope/core';
 import { dialectShowsWaiters } from './lock-view.js';
 import { checkRange } from './lock-range.js';
 import { badRequest, readStore, type QueryDb } from './query-db.js';
@@ -64,9 +64,14 @@ interface RawRollup {
   holdTimeSketch: Uint8Array | null;
 }
 
+/**
+ * About 120 points: whole minutes, or whole hours once a point spans an hour or more
+ * (from about 5 days up), so long ranges are read from the hour rollups.
+ */
 export function defaultStep(from: number, to: number): number {
   const raw = (to - from) / 120;
-  return Math.max(ROLLUP_BUCKET_MS, Math.ceil(raw / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS);
+  const unit = raw >= HOUR_BUCKET_MS ? HOUR_BUCKET_MS : ROLLUP_BUCKET_MS;
+  return Math.max(ROLLUP_BUCKET_MS, Math.ceil(raw / unit) * unit);
 }
 
 /**
@@ -117,7 +122,8 @@ class Step {
 }
 
 /**
- * Time series for one lock, from per-minute rollups only: every quantile is a
+ * Time series for one lock, from the minute rollups (the hour rollups for whole-hour
+ * steps) only: every quantile is a
  * merge of the rollups' sketches, never a scan of raw events.
  */
 export async function getLockMetrics(options: LockMetricsOptions): Promise<LockMetrics> {
@@ -132,11 +138,15 @@ export async function getLockMetrics(options: LockMetricsOptions): Promise<LockM
   const count = Math.ceil((to - start) / step);
   if (count > MAX_METRIC_POINTS) throw badRequest(`from/to/step would give ${count} points; at most ${MAX_METRIC_POINTS}. Use a larger step.`);
 
+  // Whole-hour steps start on whole hours: the hour rollups answer them with 1/60 of the rows.
+  const hourly = step % HOUR_BUCKET_MS === 0;
   const [lock, rollups] = await readStore('lock metrics', () =>
     Promise.all([
       db.lock.findUnique({ where: { id }, select: { id: true, dialect: true } }),
-      // Raw: for a 7-day range (10,080 rows) Prisma's row mapping costs more than the query.
-      db.$queryRaw<RawRollup[]>`SELECT "bucket", "acquisitions", "waitedAcquisitions", "releases", "expirations", "nearExpiries", "waitersMax", "waitersSum", "waitersSamples", "acqLatencySketch", "holdTimeSketch" FROM "Rollup" WHERE "lockId" = ${id} AND "bucket" >= ${BigInt(start)} AND "bucket" < ${BigInt(to)}`,
+      // Raw: for a 7-day range of minutes (10,080 rows) Prisma's row mapping costs more than the query.
+      hourly
+        ? db.$queryRaw<RawRollup[]>`SELECT "bucket", "acquisitions", "waitedAcquisitions", "releases", "expirations", "nearExpiries", "waitersMax", "waitersSum", "waitersSamples", "acqLatencySketch", "holdTimeSketch" FROM "RollupHour" WHERE "lockId" = ${id} AND "bucket" >= ${BigInt(start)} AND "bucket" < ${BigInt(to)}`
+        : db.$queryRaw<RawRollup[]>`SELECT "bucket", "acquisitions", "waitedAcquisitions", "releases", "expirations", "nearExpiries", "waitersMax", "waitersSum", "waitersSamples", "acqLatencySketch", "holdTimeSketch" FROM "Rollup" WHERE "lockId" = ${id} AND "bucket" >= ${BigInt(start)} AND "bucket" < ${BigInt(to)}`,
     ]),
   );
   if (!lock) throw new LockscopeError('LOCK_NOT_FOUND', `no lock with id "${id}" in the store`, { details: { id } });
