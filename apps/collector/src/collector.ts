@@ -56,6 +56,12 @@ interface LockSeries {
 }
 
 const ROLLUP_FLUSH_MS = 2_000;
+/**
+ * Hour rollups are written less often: serialising every active lock's hour sketches each
+ * 2 s cost ~7% more collector CPU at 5,000 acq/s, and a chart point of an hour or more can
+ * be 10 s behind. Stopping writes everything.
+ */
+const HOUR_ROLLUP_FLUSH_MS = 10_000;
 const RETENTION_EVERY_MS = 10 * 60_000;
 
 /**
@@ -78,6 +84,7 @@ export class Collector {
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private rollupTimer: NodeJS.Timeout | null = null;
+  private hourRollupsFlushedAt = 0;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly pendingChecks = new Set<Promise<void>>();
@@ -196,7 +203,7 @@ export class Collector {
   }
 
   flushNow(): Promise<void> {
-    this.flushRollups(false);
+    this.flushRollups(false, true);
     return this.batcher.flushNow();
   }
 
@@ -352,9 +359,12 @@ export class Collector {
     return acc;
   }
 
-  private flushRollups(all: boolean): void {
+  /** `all`: write and forget every bucket (stopping); `force`: write the hour tier now too (flushNow). */
+  private flushRollups(all: boolean, force = false): void {
     const now = this.now();
-    for (const tier of this.tiers) {
+    const hoursDue = all || force || now - this.hourRollupsFlushedAt >= HOUR_ROLLUP_FLUSH_MS;
+    if (hoursDue) this.hourRollupsFlushedAt = now;
+    for (const tier of hoursDue ? this.tiers : [this.tiers[0]]) {
       tier.flush(all, now, (acc) => {
         const row = acc.toRow();
         this.batcher.addRollup({ ...row, bucket: Number(row.bucket) }, tier.name);
