@@ -9,7 +9,7 @@ import {
   type SourceConfig,
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
-import type { Store } from '@lockscope/store';
+import { lockRowOf, type Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics } from './metrics.js';
@@ -373,7 +373,7 @@ export class Collector {
   }
 
   private enqueueLock(entry: TrackedLock): void {
-    this.batcher.setLock(entry.tracker.lockId, () => lockRow(entry, this.now()), entry.observedAt);
+    this.batcher.setLock(entry.tracker.lockId, () => lockRowOf(entry.tracker, this.now()), entry.observedAt);
   }
 
   private enqueueLockRows(lockIds: string[]): void {
@@ -463,35 +463,6 @@ function keyOf(source: string, key: Uint8Array): string {
   return `${source}\u0000${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }
 
-
-function lockRow(entry: TrackedLock, now: number) {
-  // Read without a copy: the row is built and serialised right here.
-  const state = entry.tracker.view;
-  const hold = state.hold;
-  return {
-    id: entry.tracker.lockId,
-    source: state.source,
-    name: state.name,
-    rawKey: state.keyHex,
-    dialect: state.dialect,
-    held: hold !== null,
-    holder: hold?.holder ?? null,
-    token: hold?.token ?? null,
-    acquiredAt: hold?.acquiredAt ?? null,
-    lastRenewedAt: hold?.lastRenewedAt ?? null,
-    ttlMs: hold?.ttlMs ?? null,
-    expiresAt: entry.tracker.expiresAt(),
-    nearExpiryAt: hold?.nearExpiryAt ?? null,
-    waiters: state.waiters?.length ?? 0,
-    waiterQueue: state.waiters ? JSON.stringify(state.waiters) : null,
-    holdId: hold?.holdId ?? null,
-    trackerState: entry.tracker.stateJson(),
-    firstSeenAt: state.firstSeenAt,
-    lastChangeAt: Math.min(state.lastChangeAt, now),
-    acquisitions: state.acquisitions,
-    expirations: state.expirations,
-  };
-}
 
 async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;

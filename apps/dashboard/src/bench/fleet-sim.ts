@@ -21,7 +21,7 @@ import {
   type LockObservation,
   type WaiterObservation,
 } from '@lockscope/core';
-import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch } from '@lockscope/store';
+import { lockRowOf, type EventRow, type HoldRow, type LockRow, type RollupRow, type SourceRow, type WriteBatch } from '@lockscope/store';
 
 export const SIM_SOURCES = [
   { name: 'etcd-main', kind: 'etcd' },
@@ -360,7 +360,7 @@ export class FleetSim {
     const locks: LockRow[] = [];
     for (const l of this.locks) {
       if (!l.tracker || !l.dirty) continue;
-      locks.push(lockRow(l.tracker, now));
+      locks.push(lockRowOf(l.tracker, now));
       l.dirty = false;
     }
     const rollups: RollupRow[] = [];
@@ -741,31 +741,3 @@ export class FleetSim {
   }
 }
 
-/** The collector's live lock row (apps/collector/src/collector.ts lockRow). */
-function lockRow(tracker: LockTracker, now: number): LockRow {
-  const state = tracker.state();
-  const hold = state.hold;
-  return {
-    id: tracker.lockId,
-    source: state.source,
-    name: state.name,
-    rawKey: state.keyHex,
-    dialect: state.dialect,
-    held: hold !== null,
-    holder: hold?.holder ?? null,
-    token: hold?.token ?? null,
-    acquiredAt: hold?.acquiredAt ?? null,
-    lastRenewedAt: hold?.lastRenewedAt ?? null,
-    ttlMs: hold?.ttlMs ?? null,
-    expiresAt: tracker.expiresAt(),
-    nearExpiryAt: hold?.nearExpiryAt ?? null,
-    waiters: state.waiters?.length ?? 0,
-    waiterQueue: state.waiters ? JSON.stringify(state.waiters) : null,
-    holdId: hold?.holdId ?? null,
-    trackerState: JSON.stringify(state),
-    firstSeenAt: state.firstSeenAt,
-    lastChangeAt: Math.min(state.lastChangeAt, now),
-    acquisitions: state.acquisitions,
-    expirations: state.expirations,
-  };
-}
