@@ -10,6 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '@lockscope/core';
 import { openStore } from '@lockscope/store';
@@ -35,65 +36,11 @@ const lockCount = Number(values.locks);
 const holdMs = Number(values['hold-ms']);
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 
-const redisDriver = `
-import Redis from 'ioredis';
-const [url, rate, seconds, locks, holdMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
-const redis = new Redis(url, { enableAutoPipelining: true });
-const CAD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-let sent = 0, ok = 0, seq = 0;
-const end = Date.now() + seconds * 1000;
-const perTick = rate / 100;
-let carry = 0;
-const tick = setInterval(async () => {
-  if (Date.now() >= end) { clearInterval(tick); return finish(); }
-  carry += perTick;
-  const n = Math.floor(carry); carry -= n;
-  for (let i = 0; i < n; i++) {
-    const key = 'lock:bench:' + (seq % locks);
-    const token = 'b' + Date.now() + '-' + (seq++);
-    sent++;
-    redis.set(key, token, 'PX', 10000, 'NX').then((r) => {
-      if (r !== 'OK') return;
-      ok++;
-      // Hold it for a realistic critical section, then release with compare-and-delete.
-      setTimeout(() => redis.eval(CAD, 1, key, token), holdMs);
-    });
-  }
-}, 10);
-async function finish() { await new Promise((r) => setTimeout(r, 500 + holdMs)); console.log(JSON.stringify({ sent, ok })); redis.disconnect(); }
-`;
-
-const etcdDriver = `
-import { Etcd3 } from 'etcd3';
-const [hosts, rate, seconds, locks, holdMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
-const client = new Etcd3({ hosts: hosts.split(',') });
-const lease = client.lease(30);
-const leaseId = await lease.grant();
-let sent = 0, ok = 0, seq = 0, inflight = 0;
-const end = Date.now() + seconds * 1000;
-const perTick = rate / 100;
-let carry = 0;
-const tick = setInterval(() => {
-  if (Date.now() >= end) { clearInterval(tick); return finish(); }
-  carry += perTick;
-  const n = Math.floor(carry); carry -= n;
-  for (let i = 0; i < n; i++) {
-    if (inflight > 2000) return;
-    const key = '/bench/lock-' + (seq % locks);
-    const value = 'b' + Date.now() + '-' + (seq++);
-    sent++; inflight++;
-    client.put(key).value(value).lease(leaseId).exec()
-      .then(() => { ok++; return new Promise((r) => setTimeout(r, holdMs)); })
-      .then(() => client.delete().key(key).exec())
-      .finally(() => { inflight--; });
-  }
-}, 10);
-async function finish() {
-  while (inflight > 0) await new Promise((r) => setTimeout(r, 20));
-  console.log(JSON.stringify({ sent, ok }));
-  await lease.revoke(); client.close();
-}
-`;
+// The load generators, bundled beside this file (dist/load/*.js): lean clients of
+// their own, so that generating the load takes little of the two cores the
+// collector is measured on (see each file for why).
+const redisDriver = fileURLToPath(new URL('./load/redis-load.js', import.meta.url));
+const etcdDriver = fileURLToPath(new URL('./load/etcd-load.js', import.meta.url));
 
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -160,8 +107,8 @@ async function main() {
   const started = Date.now();
   console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, each held ${holdMs} ms, SQLite store, 2 drivers in child processes`);
   const drivers = [
-    { source: 'redis-bench', child: startChild(process.execPath, ['--input-type=module', '-e', redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
-    { source: 'etcd-bench', child: startChild(process.execPath, ['--input-type=module', '-e', etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
+    { source: 'redis-bench', child: startChild(process.execPath, [redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
+    { source: 'etcd-bench', child: startChild(process.execPath, [etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
   ];
   // The load generators stand in for clients on other machines; here they share two cores
   // with the collector, so they run at a lower priority (nice 10) and take what is left.
