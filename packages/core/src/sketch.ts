@@ -57,15 +57,17 @@ export class LatencySketch {
   }
 
   toBytes(): Uint8Array {
-    const w = new ProtoWriter();
-    w.message(1, (m) => {
-      m.double(1, this.sketch.mapping.gamma);
-      m.double(2, 0);
-      // interpolation NONE (= 0) is the proto default and is not written
-    });
-    w.message(2, (m) => writeStore(m, this.sketch.store));
+    const w = writer.reset();
+    const mapping = w.beginMessage(1);
+    w.double(1, this.sketch.mapping.gamma);
+    w.double(2, 0);
+    // interpolation NONE (= 0) is the proto default and is not written
+    w.endMessage(mapping);
+    const store = w.beginMessage(2);
+    writeStore(w, this.sketch.store);
+    w.endMessage(store);
     // Durations are never negative: the negative store stays empty.
-    w.message(3, () => undefined);
+    w.endMessage(w.beginMessage(3));
     if (this.sketch.zeroCount > 0) w.double(4, this.sketch.zeroCount);
     return w.finish();
   }
@@ -112,25 +114,24 @@ interface DenseStoreView {
   offset: number;
 }
 
-function writeStore(m: ProtoWriter, store: DenseStoreView): void {
+function writeStore(w: ProtoWriter, store: DenseStoreView): void {
   if (store.count === 0) return;
-  const nonZero: Array<[number, number]> = [];
-  for (let key = store.minKey; key <= store.maxKey; key++) {
-    const c = store.bins[key - store.offset] ?? 0;
-    if (c !== 0) nonZero.push([key, c]);
-  }
+  let nonZero = 0;
+  for (let key = store.minKey; key <= store.maxKey; key++) if ((store.bins[key - store.offset] ?? 0) !== 0) nonZero++;
   const span = store.maxKey - store.minKey + 1;
   // Sparse entry: tag + len + key (tag + <=5 varint) + value (tag + 8) = at most 17 bytes.
-  if (nonZero.length * 17 < span * 8) {
-    for (const [key, c] of nonZero) {
-      m.message(1, (e) => {
-        e.sint32(1, key);
-        e.double(2, c);
-      });
+  if (nonZero * 17 < span * 8) {
+    for (let key = store.minKey; key <= store.maxKey; key++) {
+      const c = store.bins[key - store.offset] ?? 0;
+      if (c === 0) continue;
+      const entry = w.beginMessage(1);
+      w.sint32(1, key);
+      w.double(2, c);
+      w.endMessage(entry);
     }
   } else {
-    m.packedDoubles(2, store.bins.slice(store.minKey - store.offset, store.maxKey - store.offset + 1));
-    m.sint32(3, store.minKey);
+    w.packedDoubles(2, store.bins, store.minKey - store.offset, span);
+    w.sint32(3, store.minKey);
   }
 }
 
@@ -266,23 +267,46 @@ function addChecked(add: (key: number, weight: number) => void, key: number, wei
   add(key, weight);
 }
 
-/** Minimal protobuf writer: only what DDSketch.proto needs. */
+/**
+ * Minimal protobuf writer: only what DDSketch.proto needs. It writes into one
+ * buffer reused by every toBytes call (the collector serialises every active
+ * lock's sketches every few seconds), and sub-messages in place: a one-byte
+ * length is reserved and the body moved on the rare occasion it needs more.
+ */
 class ProtoWriter {
-  private readonly bytes: number[] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(8));
+  private buf = new Uint8Array(1024);
+  private view = new DataView(this.buf.buffer);
+  private pos = 0;
+
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + extra) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
 
   private varint(value: number): void {
+    this.ensure(5);
     let v = value >>> 0;
     while (v > 0x7f) {
-      this.bytes.push((v & 0x7f) | 0x80);
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
       v >>>= 7;
     }
-    this.bytes.push(v);
+    this.buf[this.pos++] = v;
   }
 
   private rawDouble(value: number): void {
-    this.scratch.setFloat64(0, value, true);
-    for (let i = 0; i < 8; i++) this.bytes.push(this.scratch.getUint8(i));
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
   }
 
   private tag(field: number, wire: number): void {
@@ -299,24 +323,45 @@ class ProtoWriter {
     this.varint(((value << 1) ^ (value >> 31)) >>> 0);
   }
 
-  packedDoubles(field: number, values: number[]): void {
+  /** `count` doubles of `values` from `start` (missing ones as 0), packed. */
+  packedDoubles(field: number, values: readonly number[], start: number, count: number): void {
     this.tag(field, 2);
-    this.varint(values.length * 8);
-    for (const v of values) this.rawDouble(v);
+    this.varint(count * 8);
+    for (let i = 0; i < count; i++) this.rawDouble(values[start + i] ?? 0);
   }
 
-  message(field: number, write: (w: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
-    write(inner);
+  /** Starts a length-delimited field; returns where its body starts, for endMessage. */
+  beginMessage(field: number): number {
     this.tag(field, 2);
-    this.varint(inner.bytes.length);
-    for (const b of inner.bytes) this.bytes.push(b);
+    this.ensure(1);
+    this.pos += 1;
+    return this.pos;
+  }
+
+  endMessage(bodyStart: number): void {
+    const length = this.pos - bodyStart;
+    let extra = 0;
+    for (let v = length >>> 7; v > 0; v >>>= 7) extra++;
+    if (extra > 0) {
+      this.ensure(extra);
+      this.buf.copyWithin(bodyStart + extra, bodyStart, this.pos);
+      this.pos += extra;
+    }
+    let at = bodyStart - 1;
+    let v = length;
+    while (v > 0x7f) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[at] = v;
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    return this.buf.slice(0, this.pos);
   }
 }
+
+const writer = new ProtoWriter();
 
 class ProtoReader {
   private pos: number;
