@@ -9,7 +9,7 @@ import {
   type SourceConfig,
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
-import { lockRowOf, type Store } from '@lockscope/store';
+import { lockRowOf, trackerStateOfRow, type Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics } from './metrics.js';
@@ -133,9 +133,10 @@ export class Collector {
         this.sourceKinds.set(source.name, sourceConfig.kind);
         const saved = await store.loadSourceState(source.name);
         for (const row of await store.loadLiveLocks(source.name)) {
-          if (!row.trackerState) continue;
           try {
-            const tracker = LockTracker.restore(JSON.parse(row.trackerState), this.trackerOptions(source.name, row.name));
+            const state = trackerStateOfRow(row);
+            if (!state) continue;
+            const tracker = LockTracker.restore(state, this.trackerOptions(source.name, row.name));
             const entry = this.track(tracker, source.name, row.name, this.now(), Buffer.from(tracker.keyHex, 'hex'));
             const hold = tracker.hold;
             if (hold) {

@@ -157,11 +157,6 @@ export class LockTracker {
     return this.s;
   }
 
-  /** The persisted form of the state (Lock.trackerState). */
-  stateJson(): string {
-    return JSON.stringify(this.s);
-  }
-
   // Cheap read-only views for hot paths: state() deep-copies.
   get source(): string {
     return this.s.source;

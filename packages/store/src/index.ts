@@ -4,7 +4,7 @@ export { openStore, type Store, type StoreClient, type OpenStoreOptions } from '
 export { migrate, readMigrations, findMigrationsDir, type MigrateResult, type MigrateOptions, type MigrationFile } from './migrate.js';
 export { parseStoreUrl, redactUrl, DEFAULT_STORE_URL, type StoreProvider, type ParsedStoreUrl } from './url.js';
 export { MAX_PARAMS_PER_STATEMENT } from './write-batch.js';
-export { lockRowOf } from './lock-row.js';
+export { lockRowOf, trackerStateOfRow } from './lock-row.js';
 export type { PurgeOptions } from './read.js';
 export type * from './types.js';
 // Model types of the generated client (identical for both providers), for typed reads.

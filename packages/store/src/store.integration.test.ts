@@ -3,10 +3,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { displayKey, isLockscopeError, LockscopeError } from '@lockscope/core';
+import { displayKey, isLockscopeError, LockscopeError, LockTracker } from '@lockscope/core';
 import { createTestDatabase, freePort } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
-import { findMigrationsDir, migrate, readMigrations, openStore, type Store, type EventRow, type HoldRow, type LockRow } from './index.js';
+import { findMigrationsDir, lockRowOf, migrate, readMigrations, openStore, trackerStateOfRow, type Store, type EventRow, type HoldRow, type LockRow } from './index.js';
 
 const storeDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -488,6 +488,29 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       expect(event!.detail).toBe(big);
       expect(event!.detail!.length).toBe(big.length);
       expect(event!.holder).toBe('h\\x00i');
+    });
+  });
+
+  it("a tracker's live row reads back as the state it was written from, and rows holding the whole state still read", async () => {
+    await withStore(provider, async (store) => {
+      const key = new Uint8Array([0x2f, 0x6c, 0x00, 0xff]);
+      const tracker = LockTracker.create({ source: 'etcd-main', key, dialect: 'etcd-mutex', at: T0 }, { nearExpiryRatio: 0.8 });
+      const waiter = { id: 'w\u0000b', holder: 'worker\u0000b', since: T0 + 5 };
+      tracker.apply({ source: 'etcd-main', key, dialect: 'etcd-mutex', at: T0 + 5, seq: 7n, hold: null, waiters: [waiter] });
+      tracker.apply({
+        source: 'etcd-main', key, dialect: 'etcd-mutex', at: T0 + 9.5, seq: 9n,
+        hold: { holdId: 'w\u0000b', holder: 'worker\u0000b', token: '9', ttlMs: 30_000, remainingMs: 29_000, lease: '694d', waiterId: 'w\u0000b' },
+        waiters: [{ id: 'w-c', holder: 'worker-c', since: T0 + 9.5 }],
+      });
+      const row = lockRowOf(tracker, T0 + 100);
+      expect(row.trackerState!.length).toBeLessThan(JSON.stringify(tracker.state()).length);
+      await store.writeBatch({ locks: [row, { ...row, id: 'legacy', rawKey: '00', trackerState: JSON.stringify(tracker.state()) }] });
+      const stored = await store.loadLiveLocks('etcd-main');
+      expect(trackerStateOfRow(stored.find((r) => r.id === tracker.lockId)!)).toEqual(tracker.state());
+      expect(trackerStateOfRow(stored.find((r) => r.id === 'legacy')!)).toEqual(tracker.state());
+      const restored = LockTracker.restore(trackerStateOfRow(stored.find((r) => r.id === tracker.lockId)!)!, { nearExpiryRatio: 0.8 });
+      expect(restored.lockId).toBe(tracker.lockId);
+      expect(restored.hold?.holdId).toBe('w\u0000b');
     });
   });
 
