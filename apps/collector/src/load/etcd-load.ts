@@ -2,12 +2,12 @@
 // the npm etcd3 Lock takes them (a transaction: if the key does not exist, put it with
 // the holder's lease), then deleted by the holder after holdMs, at a fixed rate.
 //
-// It calls etcd's gRPC API over node:http2 with the three small messages encoded
-// here instead of using the etcd3 client: it stands in for clients on other
-// machines but shares this machine's two cores with the collector, and etcd3 over
-// grpc-js cost ~0.3 ms of CPU per call (half a core at 1,000 acquisitions/s).
-// etcd sees the same requests.
-import { connect, constants, type ClientHttp2Session } from 'node:http2';
+// It calls etcd's gRPC API (grpc-h2.ts) with the few small messages encoded here
+// instead of using the etcd3 client: it stands in for clients on other machines but
+// shares this machine's two cores with the collector, and etcd3 over grpc-js cost
+// ~0.3 ms of CPU per call (half a core at 1,000 acquisitions/s). etcd sees the same
+// requests.
+import { GrpcH2Connection } from './grpc-h2.js';
 import { loadArgs, runLoad, type LockClient } from './load-loop.js';
 
 /** Protobuf field of wire type 0 (varint) or 2 (bytes), enough for Txn, DeleteRange and the lease calls. */
@@ -58,50 +58,11 @@ function readVarintField(message: Buffer, number: number): bigint | null {
   return null;
 }
 
-function unary(session: ClientHttp2Session, method: string, message: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
-      [constants.HTTP2_HEADER_METHOD]: 'POST',
-      [constants.HTTP2_HEADER_PATH]: method,
-      [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      te: 'trailers',
-    });
-    const chunks: Buffer[] = [];
-    let status: string | undefined;
-    let detail: string | undefined;
-    const takeStatus = (headers: Record<string, unknown>) => {
-      if (headers['grpc-status'] !== undefined) status = String(headers['grpc-status']);
-      if (headers['grpc-message'] !== undefined) detail = decodeURIComponent(String(headers['grpc-message']));
-    };
-    stream.on('response', takeStatus);
-    stream.on('trailers', takeStatus);
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('error', reject);
-    stream.on('end', () => {
-      if (status !== '0') {
-        reject(new Error(`etcd ${method} failed: grpc-status ${status ?? 'missing'}${detail ? ` (${detail})` : ''}`));
-        return;
-      }
-      // One length-prefixed, uncompressed message: 1 flag byte and a 4-byte length.
-      resolve(Buffer.concat(chunks).subarray(5));
-    });
-    const frame = Buffer.alloc(5 + message.length);
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
-    stream.end(frame);
-  });
-}
-
 async function main(): Promise<void> {
   const args = loadArgs(process.argv.slice(2));
-  const session = connect(args.target.split(',')[0]!);
-  await new Promise<void>((resolve, reject) => {
-    session.once('connect', () => resolve());
-    session.once('error', reject);
-  });
-  session.on('error', (error) => console.error(`etcd connection: ${error.message}`));
+  const etcd = await GrpcH2Connection.open(args.target.split(',')[0]!);
   // One lease outliving the run, as a service's session lease would.
-  const granted = await unary(session, '/etcdserverpb.Lease/LeaseGrant', field(1, BigInt(Math.ceil(args.seconds) + 60)));
+  const granted = await etcd.unary('/etcdserverpb.Lease/LeaseGrant', field(1, BigInt(Math.ceil(args.seconds) + 60)));
   const lease = readVarintField(granted, 2);
   if (lease === null) throw new Error('etcd granted a lease without an ID');
   const client: LockClient = {
@@ -110,16 +71,16 @@ async function main(): Promise<void> {
       // Compare{result: EQUAL, target: CREATE, key, create_revision: 0}; success: RequestOp{request_put}.
       const free = Buffer.concat([field(1, 0n), field(2, 1n), field(3, name), field(5, 0n)]);
       const put = field(2, Buffer.concat([field(1, name), field(2, Buffer.from(token)), field(3, lease)]));
-      const reply = await unary(session, '/etcdserverpb.KV/Txn', Buffer.concat([field(1, free), field(2, put)]));
+      const reply = await etcd.unary('/etcdserverpb.KV/Txn', Buffer.concat([field(1, free), field(2, put)]));
       // TxnResponse.succeeded (field 2) is absent when false.
       return readVarintField(reply, 2) === 1n;
     },
     release: async (key) => {
-      await unary(session, '/etcdserverpb.KV/DeleteRange', field(1, Buffer.from(key)));
+      await etcd.unary('/etcdserverpb.KV/DeleteRange', field(1, Buffer.from(key)));
     },
     close: async () => {
-      await unary(session, '/etcdserverpb.Lease/LeaseRevoke', field(1, lease));
-      session.close();
+      await etcd.unary('/etcdserverpb.Lease/LeaseRevoke', field(1, lease));
+      etcd.close();
     },
   };
   const result = await runLoad(client, { ...args, maxInFlight: 2_000, keyOf: (i) => `/bench/lock-${i}` });

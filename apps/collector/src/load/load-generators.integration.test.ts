@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChild, startEtcd, startRedis, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { GrpcH2Connection } from './grpc-h2.js';
 
 // The benchmark's load generators speak the backends' protocols themselves; these
 // tests hold them to doing exactly the lock traffic the benchmark reports.
@@ -43,6 +44,21 @@ describe('benchmark load generators', () => {
     expect(result).toEqual({ sent: 200, ok: 200, busy: 0 });
     expect((await revision()) - before).toBe(400);
     expect((await etcd.etcdctl(['get', '--prefix', '/bench/', '--keys-only'])).trim()).toBe('');
+  });
+
+  it('the etcd generator\'s gRPC connection answers many calls at once and fails a call that etcd refuses', async () => {
+    const conn = await GrpcH2Connection.open(etcd.endpoints[0]!);
+    try {
+      // RangeRequest{key: "/none"}: 300 at once, more than the 100 streams assumed before etcd's SETTINGS.
+      const range = Buffer.concat([Buffer.from([0x0a, 5]), Buffer.from('/none')]);
+      const replies = await Promise.all(Array.from({ length: 300 }, () => conn.unary('/etcdserverpb.KV/Range', range)));
+      expect(replies.every((r) => r[0] === 0x0a)).toBe(true); // each starts with its ResponseHeader
+      await expect(conn.unary('/etcdserverpb.KV/NoSuchMethod', range)).rejects.toThrow(/without a message \(a gRPC error/);
+      // The connection survives a refused call.
+      expect((await conn.unary('/etcdserverpb.KV/Range', range))[0]).toBe(0x0a);
+    } finally {
+      conn.close();
+    }
   });
 
   it('fails with a clear message when the backend is not there', async () => {
