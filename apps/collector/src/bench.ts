@@ -3,11 +3,18 @@
 // SQLite store, and prints sustained acquisitions/s observed and persisted and
 // the lag from a lock change to its row in the store.
 //
-// The load generator runs in child processes so it does not share the
-// collector's event loop. Each acquisition carries its send time in its token
-// (Redis value / etcd value), and the collector's flush hook sees the commit
-// time of the row that records it: lag = commit time - send time, on one clock.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// The load generators run in child processes so they do not share the collector's
+// event loop. Each acquisition carries its send time in its token (Redis value /
+// etcd value), and the collector's flush hook sees the commit time of the row that
+// records it: lag = commit time - send time, on one clock.
+//
+// A warm-up run at the same rates comes first (--warmup, 5 s; its tokens start with
+// "w"), and the collector is given up to 10 s to write it all before the measured run
+// starts. The collector is an agent that runs for days: the first seconds of a process
+// go to compiling its hot code (perf showed V8's compiler threads as a quarter of the
+// collector's CPU in the first 5 s, about 1% after 10 s), which a 15-second run would
+// otherwise count as if it were the steady state.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,14 +29,18 @@ import { inlineWriter } from './store-writer.js';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '5' },
     'redis-rate': { type: 'string', default: '5000' },
     'etcd-rate': { type: 'string', default: '1000' },
     locks: { type: 'string', default: '2000' },
     'hold-ms': { type: 'string', default: '50' },
     'inline-writes': { type: 'boolean', default: false },
+    /** collector.flushInterval, e.g. 100ms; the config default when not given. */
+    'flush-interval': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
 const redisRate = Number(values['redis-rate']);
 const etcdRate = Number(values['etcd-rate']);
 const lockCount = Number(values.locks);
@@ -47,22 +58,38 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** User + system CPU seconds of processes (Linux /proc; 0 for a pid that is gone). */
-function cpuSecondsOf(pids: (number | undefined)[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    if (pid === undefined) continue;
-    try {
-      // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited
-    }
+/** User + system CPU seconds of a process or thread from its /proc stat file (0 once it is gone). */
+function cpuSecondsAt(statPath: string): number {
+  try {
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(statPath, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
   }
-  return ticks / 100; // USER_HZ is 100 on Linux
 }
+
+/** CPU seconds per thread of this process: main, the store writer, and the rest (V8's GC and compiler threads, libuv). */
+function ownThreads(storeThreadId: number | null): { main: number; store: number; other: number } {
+  const out = { main: 0, store: 0, other: 0 };
+  for (const tid of readdirSync('/proc/self/task')) {
+    const cpu = cpuSecondsAt(`/proc/self/task/${tid}/stat`);
+    if (Number(tid) === process.pid) out.main += cpu;
+    else if (Number(tid) === storeThreadId) out.store += cpu;
+    else out.other += cpu;
+  }
+  return out;
+}
+
+interface Driven {
+  sent: number;
+  ok: number;
+  busy: number;
+}
+
+const SOURCES = ['redis-bench', 'etcd-bench'] as const;
+type SourceName = (typeof SOURCES)[number];
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-bench-'));
@@ -74,15 +101,18 @@ async function main() {
       'sources:',
       `  - { name: etcd-bench, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/bench/"] }`,
       `  - { name: redis-bench, kind: redis, url: "${redis.url}", patterns: ["lock:*"] }`,
-      // The default flush interval (50 ms), as a user gets it.
-      'collector: { listen: "127.0.0.1:0" }',
+      // The default flush interval, as a user gets it, unless --flush-interval says otherwise.
+      `collector: { listen: "127.0.0.1:0"${values['flush-interval'] ? `, flushInterval: ${JSON.stringify(values['flush-interval'])}` : ''} }`,
     ].join('\n'),
   );
   const store = await openStore({ url: storeUrl });
   await store.migrate();
-  const lags: Record<string, number[]> = { 'redis-bench': [], 'etcd-bench': [] };
-  const persisted: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
-  const unread: Record<string, number> = { 'redis-bench': 0, 'etcd-bench': 0 };
+  const perSource = <T>(make: () => T) => Object.fromEntries(SOURCES.map((s) => [s, make()])) as Record<SourceName, T>;
+  const lags = perSource<number[]>(() => []);
+  const persisted = perSource(() => 0);
+  const unread = perSource(() => 0);
+  const warmPersisted = perSource(() => 0);
+  let measuredFrom = Infinity;
   const collector = new Collector({
     config,
     store,
@@ -92,88 +122,129 @@ async function main() {
     onFlushed: ({ committedAt, events }) => {
       for (const e of events) {
         if (e.type !== 'acquired') continue;
-        persisted[e.source] = (persisted[e.source] ?? 0) + 1;
+        const source = e.source as SourceName;
+        const m = e.holder ? /^([bw])(\d+)-/.exec(e.holder) : null;
+        if (m?.[1] === 'w' || (!m && e.at < measuredFrom)) {
+          warmPersisted[source]++;
+          continue;
+        }
+        persisted[source]++;
         // Holds released before the collector could read them count, but carry no send time.
-        const m = e.holder ? /^b(\d+)-/.exec(e.holder) : null;
-        if (m) lags[e.source]?.push(committedAt - Number(m[1]));
-        else unread[e.source] = (unread[e.source] ?? 0) + 1;
+        if (m) lags[source].push(committedAt - Number(m[2]));
+        else unread[source]++;
       }
     },
   });
   await collector.start();
-  const cpuBefore = process.cpuUsage();
+
+  const drive = (prefix: string, secs: number) => {
+    const args = (target: string, rate: number) => [target, String(rate), String(secs), String(lockCount), String(holdMs), prefix];
+    const drivers = [
+      { source: 'redis-bench' as const, child: startChild(process.execPath, [redisDriver, ...args(redis.url, redisRate)], { cwd: repoRoot }) },
+      { source: 'etcd-bench' as const, child: startChild(process.execPath, [etcdDriver, ...args(etcd.endpoints.join(','), etcdRate)], { cwd: repoRoot }) },
+    ];
+    // The load generators stand in for clients on other machines; here they share two cores
+    // with the collector, so they run at a lower priority (nice 10) and take what is left.
+    // The achieved rate is what the table reports.
+    for (const d of drivers) if (d.child.process.pid !== undefined) setPriority(d.child.process.pid, 10);
+    return drivers;
+  };
+  const finish = async (drivers: ReturnType<typeof drive>): Promise<Record<SourceName, Driven>> => {
+    const driven = perSource<Driven>(() => ({ sent: 0, ok: 0, busy: 0 }));
+    for (const d of drivers) {
+      const code = await d.child.exited;
+      if (code !== 0) throw new Error(`${d.source} load generator failed: ${d.child.output()}`);
+      driven[d.source] = JSON.parse(d.child.output().trim().split('\n').at(-1) ?? '') as Driven;
+    }
+    return driven;
+  };
+  /** Waits until `count` says every acquisition is written, or 10 s pass; true when all are. */
+  const drained = async (driven: Record<SourceName, Driven>, count: Record<SourceName, number>) => {
+    const deadline = Date.now() + 10_000;
+    const behind = () => SOURCES.some((s) => count[s] < driven[s].ok);
+    while (Date.now() < deadline && behind()) await new Promise((r) => setTimeout(r, 100));
+    return !behind();
+  };
+
+  console.log(
+    `bench: Redis ${redisRate}/s and etcd ${etcdRate}/s requested over ${lockCount} locks each, each held ${holdMs} ms, ` +
+      `SQLite store, flush interval ${config.collector.flushInterval} ms; ${warmup} s warm-up, then ${seconds} s measured`,
+  );
+  if (warmup > 0) {
+    const warmed = await finish(drive('w', warmup));
+    if (!(await drained(warmed, warmPersisted))) console.log('warm-up: the collector had not written all of the warm-up traffic 10 s after it ended');
+  }
+
+  measuredFrom = Date.now();
+  const storeThread = collector.writerThreadId();
+  const threadsBefore = ownThreads(storeThread);
   const eluBefore = performance.eventLoopUtilization();
   const writingBefore = collector.writerBusyMs();
-  const started = Date.now();
-  console.log(`bench: ${seconds} s of traffic, Redis ${redisRate}/s and etcd ${etcdRate}/s over ${lockCount} locks each, each held ${holdMs} ms, SQLite store, 2 drivers in child processes`);
-  const drivers = [
-    { source: 'redis-bench', child: startChild(process.execPath, [redisDriver, redis.url, String(redisRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
-    { source: 'etcd-bench', child: startChild(process.execPath, [etcdDriver, etcd.endpoints.join(','), String(etcdRate), String(seconds), String(lockCount), String(holdMs)], { cwd: repoRoot }) },
-  ];
-  // The load generators stand in for clients on other machines; here they share two cores
-  // with the collector, so they run at a lower priority (nice 10) and take what is left.
-  // The achieved rate is what the table reports.
-  for (const d of drivers) if (d.child.process.pid !== undefined) setPriority(d.child.process.pid, 10);
+  const drivers = drive('b', seconds);
   // Everything else on the machine competes with the collector for 2 cores: measure it too.
-  const others: { name: string; pids: (number | undefined)[] }[] = [
-    { name: 'redis-server', pids: [redis.child.process.pid] },
-    { name: 'etcd', pids: [etcd.members[0]!.child.process.pid] },
-    { name: 'drivers', pids: drivers.map((d) => d.child.process.pid) },
+  const servers = [
+    { name: 'redis-server', pid: redis.child.process.pid },
+    { name: 'etcd', pid: etcd.members[0]!.child.process.pid },
   ];
-  const othersBefore = others.map((o) => cpuSecondsOf(o.pids));
-  const othersCpu = others.map(() => 0);
-  const driven: Record<string, { sent: number; ok: number }> = {};
-  // Drivers are sampled just before they exit; the servers at the end of the drain.
+  const serversBefore = servers.map((s) => cpuSecondsAt(`/proc/${s.pid}/stat`));
   // A driver that has exited has no /proc entry left: keep each one's last reading.
-  const driverLast = drivers.map(() => 0);
-  const driverCpu = setInterval(() => {
-    drivers.forEach((d, i) => (driverLast[i] = Math.max(driverLast[i]!, cpuSecondsOf([d.child.process.pid]))));
-    othersCpu[2] = driverLast.reduce((a, b) => a + b, 0);
+  const driverCpu = drivers.map(() => 0);
+  const sampler = setInterval(() => {
+    drivers.forEach((d, i) => (driverCpu[i] = Math.max(driverCpu[i]!, cpuSecondsAt(`/proc/${d.child.process.pid}/stat`))));
   }, 100);
-  for (const d of drivers) {
-    const code = await d.child.exited;
-    const line = d.child.output().trim().split('\n').at(-1) ?? '';
-    if (code !== 0) throw new Error(`${d.source} driver failed: ${d.child.output()}`);
-    driven[d.source] = JSON.parse(line) as { sent: number; ok: number };
-  }
-  // Drain: wait until the collector has persisted every acquisition or 10 s pass.
-  const drainDeadline = Date.now() + 10_000;
-  while (Date.now() < drainDeadline && Object.keys(driven).some((s) => (persisted[s] ?? 0) < driven[s]!.ok)) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  clearInterval(driverCpu);
-  const elapsed = (Date.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
+  const driven = await finish(drivers);
+  clearInterval(sampler);
+  const allWritten = await drained(driven, persisted);
+  const elapsed = (Date.now() - measuredFrom) / 1000;
+  const threadsAfter = ownThreads(storeThread);
   const elu = performance.eventLoopUtilization(eluBefore);
   const writingMs = writingBefore === null ? null : collector.writerBusyMs()! - writingBefore;
-  for (let i = 0; i < 2; i++) othersCpu[i] = cpuSecondsOf(others[i]!.pids) - othersBefore[i]!;
+  const serversCpu = servers.map((s, i) => cpuSecondsAt(`/proc/${s.pid}/stat`) - serversBefore[i]!);
   await collector.stop();
+
   console.log('');
-  console.log('source        acquisitions  persisted  unread  dropped  acq/s (driven)  p50 lag  p95 lag  p99 lag');
-  for (const source of ['redis-bench', 'etcd-bench']) {
-    const d = driven[source]!;
-    const l = lags[source]!.sort((a, b) => a - b);
+  console.log('source        requested/s  acq/s  acquisitions  persisted  unread  dropped  p50 lag  p95 lag  p99 lag');
+  for (const source of SOURCES) {
+    const d = driven[source];
+    const l = lags[source].sort((a, b) => a - b);
     const row = [
       source.padEnd(12),
+      String(source === 'redis-bench' ? redisRate : etcdRate).padStart(12),
+      (d.ok / seconds).toFixed(0).padStart(6),
       String(d.ok).padStart(13),
       String(persisted[source]).padStart(10),
       String(unread[source]).padStart(7),
-      String(Math.max(0, d.ok - persisted[source]!)).padStart(8),
-      (d.ok / seconds).toFixed(0).padStart(15),
+      String(Math.max(0, d.ok - persisted[source])).padStart(8),
       `${percentile(l, 0.5)} ms`.padStart(8),
       `${percentile(l, 0.95)} ms`.padStart(8),
       `${percentile(l, 0.99)} ms`.padStart(8),
     ];
     console.log(row.join(' '));
   }
-  const rows = await store.prisma.event.count();
+  if (!allWritten) console.log('(not every acquisition was written within 10 s of the end: the collector fell behind)');
+  const refused = SOURCES.map((s) => driven[s].busy).reduce((a, b) => a + b, 0);
+  if (refused > 0) console.log(`(${refused} tries found their lock still held from an earlier round and are not acquisitions)`);
+  const acquisitions = SOURCES.map((s) => driven[s].ok).reduce((a, b) => a + b, 0);
+  const cpu = {
+    main: threadsAfter.main - threadsBefore.main,
+    store: threadsAfter.store - threadsBefore.store,
+    other: threadsAfter.other - threadsBefore.other,
+  };
+  const collectorCpu = cpu.main + cpu.store + cpu.other;
   console.log(`machine: load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores; other work on the machine skews these figures)`);
-  console.log(`\nstore: ${rows} events, ${await store.prisma.hold.count()} holds written; collector CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over ${elapsed.toFixed(1)} s wall`);
   console.log(
-    `collector threads busy: main ${(elu.utilization * 100).toFixed(0)}%` +
-      (writingMs !== null ? `, store worker writing ${((writingMs / 1000 / elapsed) * 100).toFixed(0)}% of the time` : '') +
-      `; CPU of the rest of the machine over the run: ${others.map((o, i) => `${o.name} ${othersCpu[i]!.toFixed(1)} s`).join(', ')}`,
+    `\ncollector CPU over the measured ${elapsed.toFixed(1)} s: ${collectorCpu.toFixed(1)} s ` +
+      `(${((collectorCpu * 1e6) / Math.max(1, acquisitions)).toFixed(0)} us per acquisition): ` +
+      `main thread ${cpu.main.toFixed(1)} s (event loop ${(elu.utilization * 100).toFixed(0)}% busy), ` +
+      `store thread ${cpu.store.toFixed(1)} s` +
+      (writingMs !== null ? ` (writing ${((writingMs / 1000 / elapsed) * 100).toFixed(0)}% of the time)` : '') +
+      `, V8 and other threads ${cpu.other.toFixed(1)} s`,
   );
+  console.log(
+    `rest of the machine: ${servers.map((s, i) => `${s.name} ${serversCpu[i]!.toFixed(1)} s`).join(', ')}, ` +
+      `load generators ${drivers.map((d, i) => `${d.source.replace('-bench', '')} ${driverCpu[i]!.toFixed(1)} s`).join(', ')}`,
+  );
+  console.log(`store: ${await store.prisma.event.count()} events, ${await store.prisma.hold.count()} holds written in all`);
   await store.close();
   await Promise.all([redis.stop(), etcd.stop()]);
   rmSync(dir, { recursive: true, force: true });

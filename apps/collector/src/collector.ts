@@ -198,6 +198,11 @@ export class Collector {
     return this.writer.writingMs ? this.writer.writingMs() : null;
   }
 
+  /** The OS thread id of the store writer's thread (Linux), for the benchmark. */
+  writerThreadId(): number | null {
+    return this.writer.osThreadId?.() ?? null;
+  }
+
   /** For tests and the benchmark. */
   trackedLock(lockId: string): LockTracker | undefined {
     return this.locks.get(lockId)?.tracker;

@@ -1,6 +1,7 @@
 // Worker-thread entry: owns a store connection and applies write batches, so
 // the store's synchronous work (better-sqlite3, Prisma's row encoding) never
 // blocks the thread that receives backend notifications.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openStore, type WriteBatch } from '@lockscope/store';
 
@@ -12,6 +13,13 @@ interface Request {
 
 const port = parentPort;
 if (!port) throw new Error('store-worker must run in a worker thread');
+
+// The OS thread id, so the benchmark can read this thread's CPU time (Linux only; /proc/thread-self is "<pid>/task/<tid>").
+try {
+  port.postMessage({ id: 0, ok: true, osThreadId: Number(readlinkSync('/proc/thread-self').split('/').pop()) });
+} catch {
+  // not Linux: nothing to report
+}
 
 const storePromise = openStore({ url: (workerData as { url: string }).url });
 storePromise.catch(() => undefined);

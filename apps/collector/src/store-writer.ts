@@ -10,6 +10,8 @@ export interface BatchWriter {
   close(): Promise<void>;
   /** Milliseconds spent writing batches so far, when measured in a thread of its own (the benchmark prints it). */
   writingMs?(): number;
+  /** The OS thread id of the writer's thread, once known (Linux), for the benchmark's per-thread CPU. */
+  osThreadId?(): number | null;
 }
 
 export function inlineWriter(store: Store): BatchWriter {
@@ -25,6 +27,7 @@ interface Reply {
   id: number;
   ok: boolean;
   tookMs?: number;
+  osThreadId?: number;
   message?: string;
   code?: LockscopeErrorCode | null;
 }
@@ -49,8 +52,10 @@ export function workerWriter(url: string): BatchWriter {
     waiting.clear();
   };
   let writingMs = 0;
+  let osThreadId: number | null = null;
   worker.on('message', (reply: Reply) => {
     writingMs += reply.tookMs ?? 0;
+    if (reply.osThreadId !== undefined) osThreadId = reply.osThreadId;
     const w = waiting.get(reply.id);
     if (!w) return;
     waiting.delete(reply.id);
@@ -72,6 +77,7 @@ export function workerWriter(url: string): BatchWriter {
   return {
     writeBatch: (batch) => send({ batch }),
     writingMs: () => writingMs,
+    osThreadId: () => osThreadId,
     async close() {
       if (!dead) await send({ close: true }).catch(() => undefined);
       await worker.terminate();

@@ -1,7 +1,7 @@
 // The open-loop schedule both load generators share: acquisitions are sent at the
 // requested rate measured from the start (a generator that was starved of CPU
 // catches up instead of silently sending less), each held for holdMs, then
-// released by its holder. Every token carries its send time ("b<ms>-<seq>"),
+// released by its holder. Every token carries its send time ("<prefix><ms>-<seq>"),
 // which is how the benchmark measures lag from acquisition to stored row.
 
 export interface LockClient {
@@ -22,6 +22,8 @@ export interface LoadOptions {
   /** Acquisitions started but not yet released; beyond it the generator waits. */
   maxInFlight: number;
   keyOf(index: number): string;
+  /** Starts every token ("b" when not given); tells the benchmark's warm-up and measured runs apart. */
+  tokenPrefix?: string;
 }
 
 export interface LoadResult {
@@ -42,10 +44,11 @@ export async function runLoad(client: LockClient, options: LoadOptions): Promise
   const started = performance.now();
   const endAt = started + options.seconds * 1000;
   const total = Math.floor(options.rate * options.seconds);
+  const prefix = options.tokenPrefix ?? 'b';
 
   const one = async (seq: number) => {
     const key = options.keyOf(seq % options.locks);
-    const token = `b${Date.now()}-${seq}`;
+    const token = `${prefix}${Date.now()}-${seq}`;
     if (!(await client.acquire(key, token))) {
       result.busy++;
       return;
@@ -78,12 +81,12 @@ export async function runLoad(client: LockClient, options: LoadOptions): Promise
   return result;
 }
 
-/** The generators' positional arguments: endpoint, rate/s, seconds, locks, hold ms. */
-export function loadArgs(argv: string[]): { target: string; rate: number; seconds: number; locks: number; holdMs: number } {
-  const [target, rate, seconds, locks, holdMs] = argv;
+/** The generators' positional arguments: endpoint, rate/s, seconds, locks, hold ms and an optional token prefix. */
+export function loadArgs(argv: string[]): { target: string; rate: number; seconds: number; locks: number; holdMs: number; tokenPrefix: string } {
+  const [target, rate, seconds, locks, holdMs, tokenPrefix = 'b'] = argv;
   const nums = [rate, seconds, locks, holdMs].map(Number);
-  if (!target || nums.some((n) => !Number.isFinite(n) || n < 0)) {
-    throw new Error('usage: <endpoint> <rate/s> <seconds> <locks> <hold ms>');
+  if (!target || nums.some((n) => !Number.isFinite(n) || n < 0) || !/^[a-z]$/.test(tokenPrefix)) {
+    throw new Error('usage: <endpoint> <rate/s> <seconds> <locks> <hold ms> [token prefix: one letter]');
   }
-  return { target, rate: nums[0]!, seconds: nums[1]!, locks: nums[2]!, holdMs: nums[3]! };
+  return { target, rate: nums[0]!, seconds: nums[1]!, locks: nums[2]!, holdMs: nums[3]!, tokenPrefix };
 }
