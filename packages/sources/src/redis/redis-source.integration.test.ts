@@ -36,6 +36,11 @@ async function withSource(
   }
 }
 
+/** How many times the source's fetch script ran (ioredis sends a defined command as EVALSHA). */
+async function fetchCalls(redis: RedisServer): Promise<number> {
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.cli(['INFO', 'commandstats']))?.[1] ?? 0);
+}
+
 async function lockscopeClients(redis: RedisServer): Promise<string[]> {
   const list = await redis.cli(['CLIENT', 'LIST']);
   return list.split('\n').filter((line) => line.includes('name=lockscope:'));
@@ -106,9 +111,12 @@ describe('Redis source: SET NX PX locks', () => {
       expect(renewals.every((o) => o.endCause === undefined)).toBe(true);
 
       const script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+      const fetchesBefore = await fetchCalls(redis);
       expect((await redis.cli(['EVAL', script, '1', 'lock:renew', 'tok-r'])).trim()).toBe('1');
       const released = await waitFor(() => c.of('lock:renew').find((o) => o.hold === null));
       expect(released.endCause).toBe('released');
+      // A string lock whose key is gone has nothing to read: no fetch for the release.
+      expect(await fetchCalls(redis)).toBe(fetchesBefore);
     });
   });
   it('counts holds too short to read (set and del before the fetch) as acquisitions with an unread holder, in order', async () => {
@@ -127,11 +135,13 @@ describe('Redis source: SET NX PX locks', () => {
       const seqs = c.of('lock:flash').map((o) => o.seq);
       expect([...seqs].sort((a, b) => (a < b ? -1 : 1))).toEqual(seqs);
 
-      // On a free key: set and deleted inside one script, then nothing.
+      // On a free key: set and deleted inside one script, then nothing (and nothing to fetch).
+      const fetchesBefore = await fetchCalls(redis);
       await redis.cli(['EVAL', "redis.call('SET', KEYS[1], 'gone', 'PX', 60000); redis.call('DEL', KEYS[1]); return 1", '1', 'lock:blink']);
       await waitFor(() => c.of('lock:blink').length >= 2, { message: 'the blink observations' });
       const blink = c.of('lock:blink').map((o) => (o.hold ? `held:${o.hold.holder.startsWith('(unread') ? 'unread' : o.hold.holder}` : `free:${o.endCause}`));
       expect(blink).toEqual(['held:unread', 'free:released']);
+      expect(await fetchCalls(redis)).toBe(fetchesBefore);
     });
   });
 

@@ -46,6 +46,8 @@ const SUGGESTED_FLAGS = 'KEg$hlzxe';
 /** Events that (re)grant a hold's TTL: the PTTL read right after them is the grant. */
 const GRANT_EVENTS = new Set(['set', 'expire', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);
 const END_CAUSES: Record<string, EndCause> = { del: 'released', expired: 'expired', evicted: 'unknown' };
+/** Events only a hash (Redisson) key produces. */
+const HASH_EVENTS = new Set(['hset', 'hincrby', 'hdel']);
 /** Events that create a lock key that did not exist. */
 const CREATE_EVENTS = new Set(['set', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);
 /** Holder shown for a hold whose value was gone before it could be read. */
@@ -490,10 +492,18 @@ class RedisLockSource implements LockSource {
    * per event-loop turn), and an idle source still reads a change at once.
    */
   private async flush(): Promise<void> {
-    if (this.fetchesInFlight >= MAX_FETCHES_IN_FLIGHT) return;
+    const canFetch = this.fetchesInFlight < MAX_FETCHES_IN_FLIGHT;
     const batch: PendingFetch[] = [];
     for (const [hex, pending] of this.pending) {
       if (this.inFlight.has(hex)) continue;
+      if (this.endsGone(pending)) {
+        // Nothing left to read: a fetch would find the key gone (a newer set has its own
+        // notification on the way). Half the keys under churn are releases like this.
+        this.pending.delete(hex);
+        this.emitChange(pending, absentState(pending.key), performance.now());
+        continue;
+      }
+      if (!canFetch) continue;
       this.pending.delete(hex);
       this.inFlight.add(hex);
       batch.push(pending);
@@ -513,6 +523,19 @@ class RedisLockSource implements LockSource {
       for (const p of batch) this.inFlight.delete(p.hex);
       if (this.pending.size > 0) this.scheduleFlush();
     }
+  }
+
+  /**
+   * Whether a plain string lock's notifications end with its key gone (del, expired,
+   * evicted), so there is nothing to fetch. Hash (Redisson) locks are always fetched:
+   * a fair lock's queue outlives its lock key.
+   */
+  private endsGone(pending: PendingFetch): boolean {
+    const events = pending.events;
+    if (END_CAUSES[events[events.length - 1]!] === undefined) return false;
+    for (const event of events) if (event.startsWith('companion:') || HASH_EVENTS.has(event)) return false;
+    const dialect = this.tracked.get(pending.hex)?.dialect;
+    return dialect === undefined || dialect === 'redis-string';
   }
 
   private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
@@ -1046,6 +1069,11 @@ class RedisLockSource implements LockSource {
 function isRedissonAuxiliary(key: Uint8Array): boolean {
   const text = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
   return text.startsWith(REDISSON_TOKEN_PREFIX) || text.includes(':rwlock_timeout:');
+}
+
+/** What a fetch returns for a key that does not exist. */
+function absentState(key: Buffer): RawLockState {
+  return { key, type: 'none', value: null, hash: null, pttl: -2, queue: [], timeouts: null, fencingToken: null };
 }
 
 function lastEndCause(events: string[]): EndCause | undefined {
