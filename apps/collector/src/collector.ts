@@ -12,7 +12,7 @@ import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sourc
 import { lockRowOf, trackerStateOfRow, type Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
-import { CollectorMetrics } from './metrics.js';
+import { CollectorMetrics, type LockCounts } from './metrics.js';
 import { workerWriter, type BatchWriter } from './store-writer.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -37,8 +37,10 @@ interface TrackedLock {
   observedAt: number;
   /** What the alert engine knows this lock by (one object, not one per change). */
   ref: { lockId: string; source: string; name: string };
-  /** This lock's Prometheus series, made on first use: label lookups per event were measurable. */
-  series: LockSeries | null;
+  /** Since this process started, for the per-lock Prometheus series (read when scraped). */
+  acquisitions: number;
+  expirations: number;
+  nearExpiries: number;
   /** Per tier (minute, hour): the rollup of the last change's bucket (most changes land in the same one). */
   rollups: [RollupAccumulator | null, RollupAccumulator | null];
   /** Deadlines now in the timer queue, so an unchanged one is not re-scheduled, and their queue keys. */
@@ -46,13 +48,6 @@ interface TrackedLock {
   expAt: number | null;
   nearKey: string;
   expKey: string;
-}
-
-interface LockSeries {
-  acquisitions: ReturnType<CollectorMetrics['acquisitions']['labels']>;
-  nearExpiry: ReturnType<CollectorMetrics['nearExpiry']['labels']>;
-  expirations: ReturnType<CollectorMetrics['expirations']['labels']>;
-  waiters: ReturnType<CollectorMetrics['waiters']['labels']>;
 }
 
 const ROLLUP_FLUSH_MS = 2_000;
@@ -94,6 +89,8 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.metrics.readLocks = () => this.lockCounts();
+    this.metrics.readHeld = () => this.heldCount;
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
     this.writer = options.writer ?? workerWriter(options.config.store.url);
     this.alerts = new AlertManager({
@@ -164,7 +161,7 @@ export class Collector {
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
     this.rollupTimer.unref();
     this.retentionTimer.unref();
-    this.updateHeldGauges();
+    this.countHeld();
   }
 
   /** Stops sources and timers, flushes everything buffered; bounded by deadlineMs. */
@@ -251,7 +248,9 @@ export class Collector {
       name,
       observedAt,
       ref: { lockId: tracker.lockId, source, name },
-      series: null,
+      acquisitions: 0,
+      expirations: 0,
+      nearExpiries: 0,
       rollups: [null, null],
       nearAt: null,
       expAt: null,
@@ -263,17 +262,17 @@ export class Collector {
     return entry;
   }
 
-  private seriesOf(entry: TrackedLock): LockSeries {
-    if (!entry.series) {
-      const labels = { source: entry.source, lock: entry.name };
-      entry.series = {
-        acquisitions: this.metrics.acquisitions.labels(labels),
-        nearExpiry: this.metrics.nearExpiry.labels(labels),
-        expirations: this.metrics.expirations.labels(labels),
-        waiters: this.metrics.waiters.labels(labels),
+  private *lockCounts(): Iterable<LockCounts> {
+    for (const entry of this.locks.values()) {
+      yield {
+        source: entry.source,
+        lock: entry.name,
+        acquisitions: entry.acquisitions,
+        expirations: entry.expirations,
+        nearExpiries: entry.nearExpiries,
+        waiters: entry.tracker.waiters?.length ?? null,
       };
     }
-    return entry.series;
   }
 
   private onResynced(source: string, liveKeysHex: Set<string>, at: number): void {
@@ -317,13 +316,13 @@ export class Collector {
     for (const event of result.events) {
       this.batcher.addEvent(lockId, entry.source, event);
       if (event.type === 'acquired') {
-        this.seriesOf(entry).acquisitions.inc();
+        entry.acquisitions++;
         for (const rollup of rollups) rollup.recordAcquisition(result.acquired?.waitMs ?? null);
       } else if (event.type === 'near_expiry') {
-        this.seriesOf(entry).nearExpiry.inc();
+        entry.nearExpiries++;
         for (const rollup of rollups) rollup.recordNearExpiry();
       } else if (event.type === 'expired') {
-        this.seriesOf(entry).expirations.inc();
+        entry.expirations++;
       }
     }
     if (result.completed) {
@@ -331,10 +330,7 @@ export class Collector {
       for (const rollup of rollups) rollup.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
     }
     const waiters = tracker.waiters;
-    if (waiters) {
-      for (const rollup of rollups) rollup.sampleWaiters(waiters.length);
-      this.seriesOf(entry).waiters.set(waiters.length);
-    }
+    if (waiters) for (const rollup of rollups) rollup.sampleWaiters(waiters.length);
     this.tiers[0].dirty.add(rollups[0]!);
     this.tiers[1].dirty.add(rollups[1]!);
     this.enqueueLock(entry);
@@ -346,11 +342,7 @@ export class Collector {
     const wasHeld = entry.tracker.hold !== null;
     const result = op(entry.tracker);
     const isHeld = entry.tracker.hold !== null;
-    if (wasHeld !== isHeld) {
-      const n = (this.heldCount.get(entry.source) ?? 0) + (isHeld ? 1 : -1);
-      this.heldCount.set(entry.source, n);
-      this.metrics.locksHeld.set({ source: entry.source }, n);
-    }
+    if (wasHeld !== isHeld) this.heldCount.set(entry.source, (this.heldCount.get(entry.source) ?? 0) + (isHeld ? 1 : -1));
     this.handle(entry, result);
   }
 
@@ -446,13 +438,12 @@ export class Collector {
   }
 
   /** Recounts held locks per source (at start; run() keeps it current after). */
-  private updateHeldGauges(): void {
+  private countHeld(): void {
     this.heldCount.clear();
     for (const name of this.sources.keys()) this.heldCount.set(name, 0);
     for (const entry of this.locks.values()) {
       if (entry.tracker.hold) this.heldCount.set(entry.source, (this.heldCount.get(entry.source) ?? 0) + 1);
     }
-    for (const [source, n] of this.heldCount) this.metrics.locksHeld.set({ source }, n);
   }
 
   private async purge(): Promise<void> {
