@@ -169,8 +169,8 @@ function fairWaiters(state: RawLockState): Array<Omit<WaiterObservation, 'since'
  * Redis glob matching (the same rules as SCAN MATCH and PSUBSCRIBE: `*`, `?`,
  * `[a-z]`, `[^x]`, backslash escapes) over raw bytes.
  */
-export function redisGlobMatch(pattern: string, key: Uint8Array): boolean {
-  const p = Buffer.from(pattern, 'utf8');
+export function redisGlobMatch(pattern: string | Uint8Array, key: Uint8Array): boolean {
+  const p = typeof pattern === 'string' ? Buffer.from(pattern, 'utf8') : pattern;
   return matchAt(p, 0, key, 0);
 }
 

@@ -153,6 +153,8 @@ class RedisLockSource implements LockSource {
   private readonly connectTimeoutMs: number;
   private readonly safeUrl: string;
   private readonly channelPrefix: Buffer;
+  /** config.patterns as bytes, matched against every notification's key. */
+  private readonly patternBytes: Buffer[];
   private cmd: Redis | null = null;
   private sub: Redis | null = null;
   private sink: ObservationSink | null = null;
@@ -176,6 +178,7 @@ class RedisLockSource implements LockSource {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.safeUrl = redactRedisUrl(config.url);
     this.channelPrefix = Buffer.from(`__keyspace@${redisDbFromUrl(config.url)}__:`, 'latin1');
+    this.patternBytes = config.patterns.map((pattern) => Buffer.from(pattern, 'utf8'));
     this.state = {
       name: config.name,
       kind: 'redis',
@@ -287,7 +290,8 @@ class RedisLockSource implements LockSource {
   }
 
   private matchesPatterns(key: Uint8Array): boolean {
-    return this.config.patterns.some((pattern) => redisGlobMatch(pattern, key));
+    for (const pattern of this.patternBytes) if (redisGlobMatch(pattern, key)) return true;
+    return false;
   }
 
   // ---------------------------------------------------------------- watch
@@ -1067,9 +1071,13 @@ class RedisLockSource implements LockSource {
  * Matters when a pattern as wide as `*` would otherwise list them.
  */
 function isRedissonAuxiliary(key: Uint8Array): boolean {
-  const text = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-  return text.startsWith(REDISSON_TOKEN_PREFIX) || text.includes(':rwlock_timeout:');
+  const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  return (buf.length >= TOKEN_PREFIX_BYTES.length && TOKEN_PREFIX_BYTES.equals(buf.subarray(0, TOKEN_PREFIX_BYTES.length))) || buf.includes(RWLOCK_TIMEOUT_BYTES);
 }
+
+// Compared as bytes: this runs for every keyspace notification.
+const TOKEN_PREFIX_BYTES = Buffer.from(REDISSON_TOKEN_PREFIX, 'latin1');
+const RWLOCK_TIMEOUT_BYTES = Buffer.from(':rwlock_timeout:', 'latin1');
 
 /** What a fetch returns for a key that does not exist. */
 function absentState(key: Buffer): RawLockState {
