@@ -31,13 +31,15 @@ export interface StartEtcdOptions {
   members?: 1 | 3;
   /** Server-side compaction off by default so tests control it. */
   extraArgs?: string[];
+  /** Extra environment for the etcd processes (e.g. GOMAXPROCS). */
+  env?: Record<string, string>;
 }
 
 /**
  * Starts a real etcd (one node or a three-member cluster) on free loopback
  * ports with its own data directories. Always call stop() in a finally.
  */
-export async function startEtcd({ members = 1, extraArgs = [] }: StartEtcdOptions = {}): Promise<EtcdServer> {
+export async function startEtcd({ members = 1, extraArgs = [], env = {} }: StartEtcdOptions = {}): Promise<EtcdServer> {
   const etcdBin = requireBinary('etcd');
   const etcdctlBin = requireBinary('etcdctl');
   const root = mkdtempSync(join(tmpdir(), 'lockscope-etcd-'));
@@ -66,7 +68,7 @@ export async function startEtcd({ members = 1, extraArgs = [] }: StartEtcdOption
       '--initial-cluster-token', clusterToken,
       '--log-level', 'error',
       ...extraArgs,
-    ]),
+    ], { env: { ...process.env, ...env } }),
   }));
   const endpoints = started.map((m) => m.clientUrl);
 
