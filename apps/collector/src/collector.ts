@@ -50,6 +50,7 @@ interface TrackedLock {
   expKey: string;
 }
 
+/** A changed minute rollup is written within this long. */
 const ROLLUP_FLUSH_MS = 2_000;
 /**
  * Hour rollups are written less often: serialising every active lock's hour sketches each
@@ -57,6 +58,12 @@ const ROLLUP_FLUSH_MS = 2_000;
  * be 10 s behind. Stopping writes everything.
  */
 const HOUR_ROLLUP_FLUSH_MS = 10_000;
+/**
+ * Rollups are written a slice of locks at a time, every tick: writing every busy lock's
+ * rollups in one flush (4,000 rows every 2 s in the benchmark, 8,000 when the hour tier
+ * joined) made that flush, and the lag of everything in it, 50-100 ms longer.
+ */
+const ROLLUP_TICK_MS = 250;
 const RETENTION_EVERY_MS = 10 * 60_000;
 
 /**
@@ -79,7 +86,7 @@ export class Collector {
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private rollupTimer: NodeJS.Timeout | null = null;
-  private hourRollupsFlushedAt = 0;
+  private rollupTicks = 0;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly pendingChecks = new Set<Promise<void>>();
@@ -157,7 +164,7 @@ export class Collector {
         }
       }),
     );
-    this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_FLUSH_MS);
+    this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_TICK_MS);
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
     this.rollupTimer.unref();
     this.retentionTimer.unref();
@@ -357,17 +364,28 @@ export class Collector {
     return acc;
   }
 
-  /** `all`: write and forget every bucket (stopping); `force`: write the hour tier now too (flushNow). */
+  /**
+   * Writes the changed rollups of this tick's slice of locks in each tier (each lock's every
+   * ROLLUP_FLUSH_MS / HOUR_ROLLUP_FLUSH_MS). `all`: write and forget every bucket (stopping);
+   * `force`: write every changed rollup now (flushNow).
+   */
   private flushRollups(all: boolean, force = false): void {
     const now = this.now();
-    const hoursDue = all || force || now - this.hourRollupsFlushedAt >= HOUR_ROLLUP_FLUSH_MS;
-    if (hoursDue) this.hourRollupsFlushedAt = now;
-    for (const tier of hoursDue ? this.tiers : [this.tiers[0]]) {
-      tier.flush(all, now, (acc) => {
-        const row = acc.toRow();
-        this.batcher.addRollup({ ...row, bucket: Number(row.bucket) }, tier.name);
-      });
-    }
+    const tick = this.rollupTicks++;
+    const periods = [ROLLUP_FLUSH_MS, HOUR_ROLLUP_FLUSH_MS];
+    this.tiers.forEach((tier, i) => {
+      const slices = Math.max(1, Math.round(periods[i]! / ROLLUP_TICK_MS));
+      const due = all || force ? undefined : (acc: RollupAccumulator) => sliceOf(acc.lockId, slices) === tick % slices;
+      tier.flush(
+        all,
+        now,
+        (acc) => {
+          const row = acc.toRow();
+          this.batcher.addRollup({ ...row, bucket: Number(row.bucket) }, tier.name);
+        },
+        due,
+      );
+    });
   }
 
   private enqueueLock(entry: TrackedLock): void {
@@ -453,6 +471,11 @@ export class Collector {
       this.log(`collector: retention purge failed (will retry): ${(error as Error).message}`);
     }
   }
+}
+
+/** Which of `slices` a lock's rollups are written in (lock ids are hashes, so this spreads evenly). */
+function sliceOf(lockId: string, slices: number): number {
+  return ((lockId.charCodeAt(0) << 8) + (lockId.charCodeAt(1) || 0)) % slices;
 }
 
 /** Source and raw key bytes as one Map key (latin1 maps each byte to one UTF-16 unit, so it is exact). */

@@ -313,6 +313,25 @@ describe('RollupTier', () => {
     expect(hours.size).toBe(0);
   });
 
+  it('writes only the accumulators a flush says are due; the others stay changed, and a closed bucket stays until written', () => {
+    const minutes = new RollupTier('minute');
+    const a = minutes.accumulator('lock-a', 's', t0);
+    const b = minutes.accumulator('lock-b', 's', t0);
+    for (const acc of [a, b]) {
+      acc.recordAcquisition(1);
+      minutes.dirty.add(acc);
+    }
+    const written: string[] = [];
+    const write = (acc: RollupAccumulator) => written.push(acc.toRow().lockId);
+    // The minute has closed, but lock-b is not due yet: lock-a is written and dropped, lock-b kept.
+    expect(minutes.flush(false, t0 + 60_000, write, (acc) => acc.lockId === 'lock-a')).toBe(1);
+    expect(written).toEqual(['lock-a']);
+    expect(minutes.size).toBe(1);
+    expect(minutes.flush(false, t0 + 61_000, write, (acc) => acc.lockId === 'lock-b')).toBe(1);
+    expect(written).toEqual(['lock-a', 'lock-b']);
+    expect(minutes.size).toBe(0);
+  });
+
   it('continues a bucket restored from the store instead of starting it again', () => {
     const minutes = new RollupTier('minute');
     const stored = new RollupAccumulator({ lockId: 'lock-a', bucket: t0, source: 's' });

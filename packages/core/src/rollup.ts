@@ -316,16 +316,20 @@ export class RollupTier {
   }
 
   /**
-   * Hands every changed accumulator to `write`; closed buckets (every bucket, with
-   * `all`) leave memory once written. Returns how many left.
+   * Hands every changed accumulator to `write` (with `due`, only those it accepts; the
+   * rest stay changed for a later flush); closed buckets (every bucket, with `all`)
+   * leave memory once written. Returns how many left.
    */
-  flush(all: boolean, now: number, write: (acc: RollupAccumulator) => void): number {
-    for (const acc of this.dirty) write(acc);
-    this.dirty.clear();
+  flush(all: boolean, now: number, write: (acc: RollupAccumulator) => void, due?: (acc: RollupAccumulator) => boolean): number {
+    for (const acc of this.dirty) {
+      if (!all && due && !due(acc)) continue;
+      write(acc);
+      this.dirty.delete(acc);
+    }
     const current = this.bucketOf(now);
     let closed = 0;
     for (const [key, acc] of this.accs) {
-      if (all || acc.bucket < current) {
+      if ((all || acc.bucket < current) && !this.dirty.has(acc)) {
         this.accs.delete(key);
         closed += 1;
       }
