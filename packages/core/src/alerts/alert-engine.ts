@@ -77,6 +77,8 @@ interface LockState {
   open: Set<AlertRule>;
   /** This lock's thresholds after overrides (the policy does not change while the engine runs). */
   th: LockThresholds;
+  /** Its key in the deadline heap, made once. */
+  dueKey?: string;
 }
 
 interface SourceState {
@@ -137,7 +139,8 @@ export class AlertEngine {
       case 'acquired':
         this.resolve(out, s, 'near_expiry', at, 'a new hold began');
         this.resolve(out, s, 'long_hold', at, 'a new hold began');
-        this.resolve(out, s, 'lease_expired', at, `the lock was acquired again${event.holder ? ` by ${showText(event.holder)}` : ''}`);
+        // Checked first: building the message for every acquisition was measurable garbage.
+        if (s.open.has('lease_expired')) this.resolve(out, s, 'lease_expired', at, `the lock was acquired again${event.holder ? ` by ${showText(event.holder)}` : ''}`);
         s.expiredAt = null;
         s.pendingNearAt = null;
         s.hold = { acquiredAt: at, lastRenewedAt: at, ttlMs: event.ttlMs, holder: event.holder };
@@ -163,7 +166,7 @@ export class AlertEngine {
       case 'force_released':
       case 'ended_unknown':
       case 'expired': {
-        const why = { released: 'the lock was released', force_released: 'the lock was force-released', ended_unknown: 'the hold ended', expired: 'the lease expired' }[event.type];
+        const why = END_REASON_TEXT[event.type];
         this.resolve(out, s, 'near_expiry', at, why);
         this.resolve(out, s, 'long_hold', at, why);
         const previous = s.hold;
@@ -533,24 +536,34 @@ export class AlertEngine {
   /** Re-arms the lock's next deadline, or drops its state when nothing is left to watch. */
   private settle(s: LockState, at: number): void {
     const th = s.th;
-    const candidates: number[] = [];
-    if (s.pendingNearAt !== null) candidates.push(s.pendingNearAt);
-    if (s.hold && s.hold.ttlMs === null && s.hold.acquiredAt !== null && !s.open.has('long_hold')) candidates.push(s.hold.acquiredAt + th.maxHoldWithoutTtlMs);
-    if (s.contentionSince !== null && !s.open.has('high_contention')) candidates.push(s.contentionSince + th.highContentionForMs);
-    if (s.waits.length > 0) candidates.push(s.waits[0]!.at + th.slowAcquisitionWindowMs);
-    else if (s.open.has('slow_acquisition')) candidates.push(s.watchedSince + th.slowAcquisitionWindowMs);
-    if (s.expiredAt !== null) candidates.push(s.expiredAt + this.policy.leaseExpiredOpenForMs);
-    // Deadlines at or before `at` were just evaluated; one still pending is held back by a mute,
-    // whose end has its own deadline. Re-arming it would spin.
-    const future = candidates.filter((c) => c > at);
-    if (future.length > 0) {
-      this.due.schedule(`l:${s.ref.lockId}`, Math.min(...future));
+    // The earliest deadline after `at`. Deadlines at or before `at` were just evaluated; one
+    // still pending is held back by a mute, whose end has its own deadline. Re-arming it would spin.
+    let next = Infinity;
+    const consider = (deadline: number) => {
+      if (deadline > at && deadline < next) next = deadline;
+    };
+    if (s.pendingNearAt !== null) consider(s.pendingNearAt);
+    if (s.hold && s.hold.ttlMs === null && s.hold.acquiredAt !== null && !s.open.has('long_hold')) consider(s.hold.acquiredAt + th.maxHoldWithoutTtlMs);
+    if (s.contentionSince !== null && !s.open.has('high_contention')) consider(s.contentionSince + th.highContentionForMs);
+    if (s.waits.length > 0) consider(s.waits[0]!.at + th.slowAcquisitionWindowMs);
+    else if (s.open.has('slow_acquisition')) consider(s.watchedSince + th.slowAcquisitionWindowMs);
+    if (s.expiredAt !== null) consider(s.expiredAt + this.policy.leaseExpiredOpenForMs);
+    s.dueKey ??= `l:${s.ref.lockId}`;
+    if (next !== Infinity) {
+      this.due.schedule(s.dueKey, next);
       return;
     }
-    this.due.cancel(`l:${s.ref.lockId}`);
+    this.due.cancel(s.dueKey);
     if (!s.hold && s.waiters === 0 && s.open.size === 0) this.locks.delete(s.ref.lockId);
   }
 }
+
+const END_REASON_TEXT: Record<'released' | 'force_released' | 'ended_unknown' | 'expired', string> = {
+  released: 'the lock was released',
+  force_released: 'the lock was force-released',
+  ended_unknown: 'the hold ended',
+  expired: 'the lease expired',
+};
 
 function silenceLimit(st: SourceState, after: number): number | null {
   return st.heartbeatMs === null ? null : Math.max(after, 2 * st.heartbeatMs);
