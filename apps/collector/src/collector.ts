@@ -9,7 +9,7 @@ import {
   type SourceConfig,
 } from '@lockscope/core';
 import type { LockSource, ObservationSink, SourceHealth } from '@lockscope/sources';
-import { lockRowOf, trackerStateOfRow, type Store } from '@lockscope/store';
+import { lockRowOf, trackerStateOfRow, type LockRow, type Store } from '@lockscope/store';
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics, type LockCounts } from './metrics.js';
@@ -48,6 +48,8 @@ interface TrackedLock {
   expAt: number | null;
   nearKey: string;
   expKey: string;
+  /** Builds this lock's live row at flush time (one closure per lock, not per change). */
+  buildRow?: () => LockRow;
 }
 
 /** A changed minute rollup is written within this long. */
@@ -319,27 +321,36 @@ export class Collector {
     const lockId = tracker.lockId;
     const at = result.events[0]?.at ?? this.now();
     this.alerts.onApplyResult(entry.ref, result, tracker.waiters?.length ?? null);
-    const rollups = [this.rollupFor(entry, 0, at), this.rollupFor(entry, 1, at)];
+    const minute = this.rollupFor(entry, 0, at);
+    const hour = this.rollupFor(entry, 1, at);
     for (const event of result.events) {
       this.batcher.addEvent(lockId, entry.source, event);
       if (event.type === 'acquired') {
         entry.acquisitions++;
-        for (const rollup of rollups) rollup.recordAcquisition(result.acquired?.waitMs ?? null);
+        const waitMs = result.acquired?.waitMs ?? null;
+        minute.recordAcquisition(waitMs);
+        hour.recordAcquisition(waitMs);
       } else if (event.type === 'near_expiry') {
         entry.nearExpiries++;
-        for (const rollup of rollups) rollup.recordNearExpiry();
+        minute.recordNearExpiry();
+        hour.recordNearExpiry();
       } else if (event.type === 'expired') {
         entry.expirations++;
       }
     }
-    if (result.completed) {
-      this.batcher.addHold(lockId, result.completed);
-      for (const rollup of rollups) rollup.recordHoldEnd(result.completed.heldMs, result.completed.endReason);
+    const completed = result.completed;
+    if (completed) {
+      this.batcher.addHold(lockId, completed);
+      minute.recordHoldEnd(completed.heldMs, completed.endReason);
+      hour.recordHoldEnd(completed.heldMs, completed.endReason);
     }
     const waiters = tracker.waiters;
-    if (waiters) for (const rollup of rollups) rollup.sampleWaiters(waiters.length);
-    this.tiers[0].dirty.add(rollups[0]!);
-    this.tiers[1].dirty.add(rollups[1]!);
+    if (waiters) {
+      minute.sampleWaiters(waiters.length);
+      hour.sampleWaiters(waiters.length);
+    }
+    this.tiers[0].dirty.add(minute);
+    this.tiers[1].dirty.add(hour);
     this.enqueueLock(entry);
     this.scheduleTimers(entry);
   }
@@ -389,7 +400,8 @@ export class Collector {
   }
 
   private enqueueLock(entry: TrackedLock): void {
-    this.batcher.setLock(entry.tracker.lockId, () => lockRowOf(entry.tracker, this.now()), entry.observedAt);
+    entry.buildRow ??= () => lockRowOf(entry.tracker, this.now());
+    this.batcher.setLock(entry.tracker.lockId, entry.buildRow, entry.observedAt);
   }
 
   private enqueueLockRows(lockIds: string[]): void {

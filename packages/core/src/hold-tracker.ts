@@ -188,7 +188,10 @@ export class LockTracker {
       throw new LockscopeError('INTERNAL', `An observation of ${obs.source}/${displayKey(obs.key)} was routed to the tracker of ${this.s.source}/${this.s.name}.`);
     }
     if (obs.seq <= this.lastSeq) return unchanged();
-    const before = this.currentFingerprint();
+    // A hold that begins or ends always produces events, which say "changed" without a
+    // fingerprint: the common case under churn skips building one.
+    const holdChanges = (this.s.hold?.holdId ?? null) !== (obs.hold?.holdId ?? null);
+    const before = holdChanges ? NO_FINGERPRINT : this.currentFingerprint();
     this.lastSeq = obs.seq;
     this.s.lastSeq = obs.seq.toString();
     this.s.dialect = obs.dialect;
@@ -592,6 +595,9 @@ type UnlistedStateField = Exclude<
 >;
 const allFieldsListed: [UnlistedHoldField | UnlistedStateField] extends [never] ? true : never = true;
 void allFieldsListed;
+
+/** Stands for a fingerprint that is never compared (the change produces events). */
+const NO_FINGERPRINT: unknown[] = [];
 
 function sameValues(a: unknown[], b: unknown[]): boolean {
   if (a.length !== b.length) return false;
