@@ -458,19 +458,26 @@ class RedisLockSource implements LockSource {
     const at = this.now();
     this.state.lastEventAt = at;
     this.state.lastSeenAt = at;
-    if (channel.length <= this.channelPrefix.length) return;
-    const rawKey = channel.subarray(this.channelPrefix.length);
-    const companion = redissonCompanionName(rawKey);
-    if (!companion && isRedissonAuxiliary(rawKey)) return;
-    const lockKey = companion ?? Buffer.from(rawKey);
-    if (!this.matchesPatterns(lockKey)) return;
-    const event = message.toString('latin1');
-    const hex = lockKey.toString('hex');
+    const start = this.channelPrefix.length;
+    if (channel.length <= start) return;
+    // Only a key ending in "}" can be a Redisson companion (queue, timeouts) of a lock.
+    const companion = channel[channel.length - 1] === 0x7d ? redissonCompanionName(channel.subarray(start)) : null;
+    const hex = companion ? companion.toString('hex') : channel.toString('hex', start);
     let pending = this.pending.get(hex);
     if (!pending) {
-      pending = { key: lockKey, hex, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
+      // A key already pending or tracked passed these checks when first seen: most
+      // notifications (the expire after a set, a release) skip them and the copy.
+      if (!companion && !this.tracked.has(hex)) {
+        const rawKey = channel.subarray(start);
+        if (isRedissonAuxiliary(rawKey) || !this.matchesPatterns(rawKey)) return;
+      } else if (companion && !this.tracked.has(hex) && !this.matchesPatterns(companion)) {
+        return;
+      }
+      const key = companion ?? Buffer.from(channel.subarray(start));
+      pending = { key, hex, events: [], at, grantAt: null, firstMono: performance.now(), grantMono: null };
       this.pending.set(hex, pending);
     }
+    const event = message.toString('latin1');
     // Events on Redisson's companion keys (queue, timeouts) are kept apart: a
     // `del` of an emptied queue is not the end of the lock.
     pending.events.push(companion ? `companion:${event}` : event);
