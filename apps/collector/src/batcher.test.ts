@@ -14,10 +14,44 @@ function heldWriter() {
   return { writer, calls };
 }
 
+/**
+ * A writer that keeps order like the store worker: writes finish (or fail) when the test
+ * says so; after a failure every later batch is refused until resume().
+ */
+function orderedWriter() {
+  const calls: { batch: WriteBatch; finish: () => void; fail: (message: string) => void }[] = [];
+  const written: WriteBatch[] = [];
+  let refusing = false;
+  let resumes = 0;
+  const writer: BatchWriter = {
+    writeBatch: (batch) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push({
+          batch,
+          finish: () => {
+            if (refusing) return reject(new Error('not written: an earlier batch failed'));
+            written.push(batch);
+            resolve();
+          },
+          fail: (message) => {
+            refusing = true;
+            reject(new Error(message));
+          },
+        });
+      }),
+    resume: () => {
+      refusing = false;
+      resumes++;
+    },
+    close: async () => undefined,
+  };
+  return { writer, calls, written, resumes: () => resumes };
+}
+
 /** A started Batcher (100 ms interval) on a fake clock from 0, writing through heldWriter. */
-function startBatcher() {
+function startBatcher(writerOf: () => { writer: BatchWriter; calls: { at?: number; batch: WriteBatch; finish: () => void }[] } = heldWriter) {
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'Date'], now: 0 });
-  const { writer, calls } = heldWriter();
+  const { writer, calls } = writerOf();
   const batcher = new Batcher({
     writer,
     describeSource: () => undefined,
@@ -70,6 +104,49 @@ describe('Batcher', () => {
     expect(calls).toHaveLength(2);
     expect(calls[1]!.at).toBe(200);
     calls[1]!.finish();
+    await batcher.stop(1_000);
+  });
+
+  it('keeps one flush in flight with a writer that cannot keep order after a failure', async () => {
+    const { batcher, calls } = startBatcher();
+    batcher.addEvent('lock-a', 'src', event(1));
+    await vi.advanceTimersByTimeAsync(100);
+    batcher.addEvent('lock-a', 'src', event(2));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(calls).toHaveLength(1);
+    calls[0]!.finish();
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    calls[1]!.finish();
+    await batcher.stop(1_000);
+  });
+
+  it('with an order-keeping writer sends the next batch while one is written, and puts a failed pair back in order', async () => {
+    const ordered = orderedWriter();
+    const { batcher } = startBatcher(() => ordered);
+    const { calls, written } = ordered;
+    batcher.addEvent('lock-a', 'src', event(1));
+    await vi.advanceTimersByTimeAsync(100);
+    batcher.addEvent('lock-a', 'src', event(2));
+    await vi.advanceTimersByTimeAsync(100);
+    // The first is still being written: the second is on its way already, no third.
+    expect(calls).toHaveLength(2);
+    batcher.addEvent('lock-a', 'src', event(3));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toHaveLength(2);
+    // The first fails; the second is refused behind it. Nothing is lost, nothing reordered.
+    calls[0]!.fail('disk I/O error');
+    calls[1]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ordered.resumes()).toBe(1);
+    expect(batcher.health()).toMatchObject({ ok: false, lastError: 'disk I/O error', bufferedRows: 3 });
+    // After the backoff, one batch carries all three, oldest first.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toHaveLength(3);
+    expect(calls[2]!.batch.events?.map((e) => e.at)).toEqual([1, 2, 3]);
+    calls[2]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(written.flatMap((b) => b.events ?? []).map((e) => e.at)).toEqual([1, 2, 3]);
+    expect(batcher.health()).toMatchObject({ ok: true, bufferedRows: 0 });
     await batcher.stop(1_000);
   });
 });

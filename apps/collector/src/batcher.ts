@@ -29,6 +29,10 @@ interface Pending {
 
 const SOURCE_REFRESH_MS = 5_000;
 
+function rowsOf(p: Pending): number {
+  return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.rollupHours.size + p.sources.size + p.resume.size;
+}
+
 function emptyPending(): Pending {
   return { events: [], holds: [], locks: new Map(), rollups: new Map(), rollupHours: new Map(), sources: new Set(), resume: new Map() };
 }
@@ -49,11 +53,19 @@ export interface BatcherOptions {
  * Buffers everything the collector wants written and flushes it as ONE store
  * transaction per interval. A failed flush is kept and retried with backoff:
  * nothing is dropped while the store is down.
+ *
+ * With a writer that keeps order after a failure (BatchWriter.resume), a second
+ * flush may be in flight while the first is written: the store thread then never
+ * waits for this thread to notice a reply and build the next batch, which under
+ * load was a good part of the lag. Failed flushes go back in order, oldest first.
  */
 export class Batcher {
   private pending = emptyPending();
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  /** Flushes sent and not yet answered, oldest first. */
+  private readonly flushes = new Set<Promise<void>>();
+  /** Batches of failed (or, after a failure, refused) flushes, oldest first, until none is in flight. */
+  private failedBatches: Pending[] = [];
   private failures = 0;
   private lastError: string | null = null;
   private nextAttemptAt = 0;
@@ -72,7 +84,7 @@ export class Batcher {
     this.timer = null;
     const deadline = Date.now() + deadlineMs;
     // Keep trying until everything is written or the deadline passes.
-    while (this.bufferedRows() > 0 || this.flushing) {
+    while (this.bufferedRows() > 0 || this.flushes.size > 0) {
       if (Date.now() > deadline) {
         this.options.log(`collector: stopped with ${this.bufferedRows()} rows not written: the store did not accept them (${this.lastError ?? 'timeout'})`);
         return;
@@ -125,20 +137,39 @@ export class Batcher {
   }
 
   bufferedRows(): number {
-    const p = this.pending;
-    return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.rollupHours.size + p.sources.size + p.resume.size;
+    return rowsOf(this.pending) + this.failedBatches.reduce((n, taken) => n + rowsOf(taken), 0);
   }
 
+  /** Sends what is buffered now (after waiting for room); resolves when it is written. */
   flushNow(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => this.flushNow());
-    this.flushing = this.flush().finally(() => {
-      this.flushing = null;
+    if (this.flushes.size === 0 && this.failedBatches.length > 0) this.putBackFailed();
+    if (this.flushes.size >= this.maxInFlight() || this.failedBatches.length > 0) {
+      return Promise.race([...this.flushes]).then(
+        () => this.flushNow(),
+        () => this.flushNow(),
+      );
+    }
+    const flush: Promise<void> = this.flush().finally(() => {
+      this.flushes.delete(flush);
+      if (this.flushes.size === 0 && this.failedBatches.length > 0) this.putBackFailed();
     });
-    return this.flushing;
+    this.flushes.add(flush);
+    return flush;
+  }
+
+  private maxInFlight(): number {
+    return this.options.writer.resume ? 2 : 1;
+  }
+
+  /** Puts every failed batch back in front of what arrived since, oldest first, and lets the writer go on. */
+  private putBackFailed(): void {
+    for (const taken of this.failedBatches.reverse()) this.restore(taken);
+    this.failedBatches = [];
+    this.options.writer.resume?.();
   }
 
   private async tick(): Promise<void> {
-    if (this.flushing || this.bufferedRows() === 0 || Date.now() < this.nextAttemptAt) return;
+    if (this.flushes.size >= this.maxInFlight() || this.failedBatches.length > 0 || this.bufferedRows() === 0 || Date.now() < this.nextAttemptAt) return;
     const started = Date.now();
     await this.flushNow().catch(() => undefined);
     // A flush that outlasted the interval made ticks pass it by: what arrived meanwhile
@@ -147,7 +178,7 @@ export class Batcher {
   }
 
   private async flush(): Promise<void> {
-    if (this.bufferedRows() === 0) return;
+    if (rowsOf(this.pending) === 0) return;
     const taken = this.pending;
     this.pending = emptyPending();
     const now = this.options.now();
@@ -195,14 +226,18 @@ export class Batcher {
     try {
       await this.options.writer.writeBatch(batch);
     } catch (error) {
+      // Put back once no flush is in flight (flushNow), so that a later batch refused
+      // after this one goes back behind it.
+      this.failedBatches.push(taken);
+      if (this.failedBatches.length > 1) throw error;
       this.failures++;
       this.lastError = (error as Error).message;
       this.options.metrics.flushFailures.inc();
       const backoff = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
       this.nextAttemptAt = Date.now() + backoff;
-      this.restore(taken);
       if (this.failures === 1 || this.failures % 20 === 0) {
-        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${this.bufferedRows()} rows kept): ${this.lastError}`);
+        const kept = this.bufferedRows() + rowsOf(taken);
+        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${kept} rows kept): ${this.lastError}`);
       }
       throw error;
     }

@@ -9,6 +9,8 @@ interface Request {
   id: number;
   batch?: WriteBatch;
   close?: boolean;
+  /** After a failed batch: the collector has put the refused ones back; write again. */
+  resume?: boolean;
 }
 
 const port = parentPort;
@@ -24,21 +26,39 @@ try {
 const storePromise = openStore({ url: (workerData as { url: string }).url });
 storePromise.catch(() => undefined);
 
+// Requests are handled strictly one after another. Once a batch fails, every later
+// batch is refused unwritten until the collector says resume: it may have sent the
+// next batch already, and writing that one before the failed one is retried would put
+// an older live row or resume revision over a newer one.
+let queue: Promise<void> = Promise.resolve();
+let refusing: string | null = null;
+
 port.on('message', (request: Request) => {
-  void (async () => {
-    try {
-      const store = await storePromise;
-      if (request.close) {
-        await store.close();
-        port.postMessage({ id: request.id, ok: true });
-        return;
-      }
-      const started = performance.now();
-      await store.writeBatch(request.batch!);
-      port.postMessage({ id: request.id, ok: true, committedAt: Date.now(), tookMs: performance.now() - started });
-    } catch (error) {
-      const e = error as Error & { code?: string };
-      port.postMessage({ id: request.id, ok: false, message: e.message, code: e.code ?? null });
-    }
-  })();
+  queue = queue.then(() => handle(request));
 });
+
+async function handle(request: Request): Promise<void> {
+  if (request.resume) {
+    refusing = null;
+    return;
+  }
+  try {
+    const store = await storePromise;
+    if (request.close) {
+      await store.close();
+      port!.postMessage({ id: request.id, ok: true });
+      return;
+    }
+    if (refusing !== null) {
+      port!.postMessage({ id: request.id, ok: false, message: `not written: an earlier batch failed (${refusing})`, code: 'STORE_UNAVAILABLE' });
+      return;
+    }
+    const started = performance.now();
+    await store.writeBatch(request.batch!);
+    port!.postMessage({ id: request.id, ok: true, committedAt: Date.now(), tookMs: performance.now() - started });
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    if (!request.close) refusing = e.message;
+    port!.postMessage({ id: request.id, ok: false, message: e.message, code: e.code ?? null });
+  }
+}

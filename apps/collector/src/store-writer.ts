@@ -12,6 +12,12 @@ export interface BatchWriter {
   writingMs?(): number;
   /** The OS thread id of the writer's thread, once known (Linux), for the benchmark's per-thread CPU. */
   osThreadId?(): number | null;
+  /**
+   * Present when the writer applies batches strictly in the order given and, once one
+   * fails, refuses every later batch without writing it until resume() is called. The
+   * Batcher then keeps a second batch in flight and can put failed ones back in order.
+   */
+  resume?(): void;
 }
 
 export function inlineWriter(store: Store): BatchWriter {
@@ -64,7 +70,7 @@ export function workerWriter(url: string): BatchWriter {
   });
   worker.on('error', (error) => failAll(new LockscopeError('INTERNAL', `store worker failed: ${error.message}`, { cause: error })));
   worker.on('exit', (code) => failAll(new LockscopeError('INTERNAL', `store worker exited (code ${code})`)));
-  const send = (message: { batch?: WriteBatch; close?: boolean }) =>
+  const send = (message: { batch?: WriteBatch; close?: boolean; resume?: boolean }) =>
     new Promise<void>((resolve, reject) => {
       if (dead) {
         reject(dead);
@@ -76,6 +82,9 @@ export function workerWriter(url: string): BatchWriter {
     });
   return {
     writeBatch: (batch) => send({ batch }),
+    resume: () => {
+      if (!dead) worker.postMessage({ id: 0, resume: true });
+    },
     writingMs: () => writingMs,
     osThreadId: () => osThreadId,
     async close() {
