@@ -117,6 +117,9 @@ async function main() {
   const unread = perSource(() => 0);
   const warmPersisted = perSource(() => 0);
   let measuredFrom = Infinity;
+  /** The two parts of each measured lag: acquisition -> seen by the collector, seen -> committed. */
+  const seenLags: number[] = [];
+  const storeLags: number[] = [];
   const collector = new Collector({
     config,
     store,
@@ -134,8 +137,14 @@ async function main() {
         }
         persisted[source]++;
         // Holds released before the collector could read them count, but carry no send time.
-        if (m) lags[source].push(committedAt - Number(m[2]));
-        else unread[source]++;
+        if (m) {
+          const sentAt = Number(m[2]);
+          lags[source].push(committedAt - sentAt);
+          // A Redis change is timed at the first notification of its key since the last read,
+          // which for a lock taken again at once can be the previous holder's release: never below 0 here.
+          seenLags.push(Math.max(0, e.at - sentAt));
+          storeLags.push(committedAt - Math.max(e.at, sentAt));
+        } else unread[source]++;
       }
     },
   });
@@ -225,6 +234,11 @@ async function main() {
     ];
     console.log(row.join(' '));
   }
+  const split = (l: number[]) => {
+    l.sort((a, b) => a - b);
+    return [0.5, 0.95, 0.99].map((q) => percentile(l, q)).join(' / ');
+  };
+  console.log(`where the lag goes (p50 / p95 / p99 ms): acquisition -> seen by the collector ${split(seenLags)}, seen -> committed ${split(storeLags)}`);
   if (!allWritten) console.log('(not every acquisition was written within 10 s of the end: the collector fell behind)');
   const refused = SOURCES.map((s) => driven[s].busy).reduce((a, b) => a + b, 0);
   if (refused > 0) console.log(`(${refused} tries found their lock still held from an earlier round and are not acquisitions)`);
