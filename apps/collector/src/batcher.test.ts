@@ -149,4 +149,33 @@ describe('Batcher', () => {
     expect(batcher.health()).toMatchObject({ ok: true, bufferedRows: 0 });
     await batcher.stop(1_000);
   });
+
+  it('stop() with a batch in flight and nothing new waits for that batch instead of spinning', async () => {
+    const ordered = orderedWriter();
+    const { batcher } = startBatcher(() => ordered);
+    batcher.addEvent('lock-a', 'src', event(1));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(ordered.calls).toHaveLength(1);
+    const stopped = batcher.stop(1_000);
+    await vi.advanceTimersByTimeAsync(0);
+    ordered.calls[0]!.finish();
+    await stopped;
+    expect(ordered.written.flatMap((b) => b.events ?? []).map((e) => e.at)).toEqual([1]);
+  });
+
+  it('a batch built while another is written carries that one\'s resume revision, not an older one', async () => {
+    const ordered = orderedWriter();
+    const { batcher } = startBatcher(() => ordered);
+    batcher.setResumeRevision('src', '10');
+    batcher.addEvent('lock-a', 'src', event(1));
+    await vi.advanceTimersByTimeAsync(100);
+    // No new revision, but the source's row is written again (health changed).
+    batcher.touchSource('src');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(ordered.calls).toHaveLength(2);
+    expect(ordered.calls.map((c) => c.batch.sources?.find((r) => r.name === 'src')?.resumeRevision)).toEqual(['10', '10']);
+    ordered.calls[0]!.finish();
+    ordered.calls[1]!.finish();
+    await batcher.stop(1_000);
+  });
 });

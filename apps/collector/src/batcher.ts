@@ -140,11 +140,18 @@ export class Batcher {
     return rowsOf(this.pending) + this.failedBatches.reduce((n, taken) => n + rowsOf(taken), 0);
   }
 
-  /** Sends what is buffered now (after waiting for room); resolves when it is written. */
+  /**
+   * Sends what is buffered now (after waiting for room) and resolves when it is written;
+   * with nothing new, waits for the batches in flight.
+   */
   flushNow(): Promise<void> {
     if (this.flushes.size === 0 && this.failedBatches.length > 0) this.putBackFailed();
-    if (this.flushes.size >= this.maxInFlight() || this.failedBatches.length > 0) {
-      return Promise.race([...this.flushes]).then(
+    const nothingNew = rowsOf(this.pending) === 0;
+    if (nothingNew || this.flushes.size >= this.maxInFlight() || this.failedBatches.length > 0) {
+      if (this.flushes.size === 0) return Promise.resolve();
+      const inFlight = [...this.flushes];
+      if (nothingNew) return Promise.all(inFlight).then(() => undefined);
+      return Promise.race(inFlight).then(
         () => this.flushNow(),
         () => this.flushNow(),
       );
@@ -214,6 +221,10 @@ export class Batcher {
         updatedAt: now,
       });
     }
+    // What the next batch falls back on, as soon as this one is built: with a second batch
+    // built while this one is written, falling back on the last committed row would write an
+    // older resume revision over this one's. A failed batch is put back whole, revision too.
+    for (const row of sources) this.sourceState.set(row.name, row);
     const batch: Required<WriteBatch> = {
       sources,
       locks,
@@ -236,15 +247,13 @@ export class Batcher {
       const backoff = Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6));
       this.nextAttemptAt = Date.now() + backoff;
       if (this.failures === 1 || this.failures % 20 === 0) {
-        const kept = this.bufferedRows() + rowsOf(taken);
-        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${kept} rows kept): ${this.lastError}`);
+        this.options.log(`collector: store write failed (attempt ${this.failures}, retrying in ${backoff} ms, ${this.bufferedRows()} rows kept): ${this.lastError}`);
       }
       throw error;
     }
     if (this.failures > 0) this.options.log(`collector: store writes recovered after ${this.failures} failed attempts`);
     this.failures = 0;
     this.lastError = null;
-    for (const row of sources) this.sourceState.set(row.name, row);
     const committedAt = this.options.now();
     if (Number.isFinite(oldestObservation)) this.options.metrics.ingestLag.set(Math.max(0, committedAt - oldestObservation) / 1000);
     // Written with the next flush: a row cannot carry the time of its own commit.
