@@ -546,7 +546,9 @@ class RedisLockSource implements LockSource {
     if (END_CAUSES[events[events.length - 1]!] === undefined) return false;
     for (const event of events) if (event.startsWith('companion:') || HASH_EVENTS.has(event)) return false;
     const dialect = this.tracked.get(pending.hex)?.dialect;
-    return dialect === undefined || dialect === 'redis-string';
+    // An unknown key counts only when it was a string here (set, then gone): a read of
+    // an unknown deleted key could still find a fair lock's queue.
+    return dialect === 'redis-string' || (dialect === undefined && events.includes('set'));
   }
 
   private emitChange(pending: PendingFetch, state: RawLockState, doneMono: number): void {
