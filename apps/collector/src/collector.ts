@@ -49,7 +49,7 @@ interface TrackedLock {
   nearKey: string;
   expKey: string;
   /** Builds this lock's live row at flush time (one closure per lock, not per change). */
-  buildRow?: () => LockRow;
+  buildRow: () => LockRow;
 }
 
 /** A changed minute rollup is written within this long. */
@@ -265,6 +265,7 @@ export class Collector {
       expAt: null,
       nearKey: `${tracker.lockId}|near`,
       expKey: `${tracker.lockId}|exp`,
+      buildRow: () => lockRowOf(entry.tracker, this.now()),
     };
     this.locks.set(tracker.lockId, entry);
     this.byKey.set(keyOf(source, key), entry);
@@ -400,7 +401,6 @@ export class Collector {
   }
 
   private enqueueLock(entry: TrackedLock): void {
-    entry.buildRow ??= () => lockRowOf(entry.tracker, this.now());
     this.batcher.setLock(entry.tracker.lockId, entry.buildRow, entry.observedAt);
   }
 
