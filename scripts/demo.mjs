@@ -503,7 +503,7 @@ async function startBackends() {
       '--dir', dir,
       '--save', '',
       '--appendonly', 'no',
-      '--notify-keyspace-events', 'KEg$hlzxe',
+      '--notify-keyspace-events', 'Kg$hlzxe',
     ]);
     await waitUntil(`redis-server on port ${port}`, () => redisPing(redisUrl), 15_000, proc);
   }
@@ -650,7 +650,7 @@ async function main() {
     step('Would run');
     const show = ([cmd, args, cwd]) => `  ${cwd ? `(cd ${cwd} && ` : ''}${[cmd, ...args].join(' ')}${cwd ? ')' : ''}`;
     if (!env.LOCKSCOPE_DEMO_ETCD) console.log(`  etcd --data-dir ${join(demoDir, 'etcd')} --listen-client-urls ${plan.etcdUrl} ...`);
-    if (!env.LOCKSCOPE_DEMO_REDIS) console.log(`  redis-server --port ${new URL(plan.redisUrl).port} --bind 127.0.0.1 --notify-keyspace-events KEg$hlzxe --dir ${join(demoDir, 'redis')}`);
+    if (!env.LOCKSCOPE_DEMO_REDIS) console.log(`  redis-server --port ${new URL(plan.redisUrl).port} --bind 127.0.0.1 --notify-keyspace-events Kg$hlzxe --dir ${join(demoDir, 'redis')}`);
     console.log(`${show(cmds.collector)}\n${show(cmds.dashboard)}\n${show(cmds.simulator)}`);
     console.log(`\nDashboard would be at http://127.0.0.1:${dashboardPort}\nCheck passed.`);
     clearState();

@@ -60,6 +60,7 @@ describe('docker-compose.yml', () => {
     const command = services.redis!.command!;
     const flags = unescape(command[command.indexOf('--notify-keyspace-events') + 1]!);
     for (const flag of ['K', 'g', '$', 'h', 'x', 'e', 'l', 'z']) expect(flags, `flag ${flag}`).toContain(flag);
+    expect(flags, 'no keyevent channel (E): the collector never reads it').not.toContain('E');
   });
 
   it('runs the real collector binary with a mounted config that parses and points at the compose services', () => {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '@lockscope/core';
+import { SUGGESTED_NOTIFY_FLAGS } from '@lockscope/sources';
 import { openStore } from '@lockscope/store';
 import { startChild, startEtcd, startRedis } from '@lockscope/testing';
 import { Collector } from './collector.js';
@@ -97,7 +98,7 @@ async function main() {
   // etcd stands in for a cluster on other machines. With a Go scheduler thread per core it
   // kept spinning for work on the two cores the collector is measured on: 7.0-7.7 s of CPU
   // per measured run instead of 5.8-5.9 s for the same requests with one (GOMAXPROCS=1).
-  const [redis, etcd] = await Promise.all([startRedis(), startEtcd({ env: { GOMAXPROCS: values['etcd-gomaxprocs'] } })]);
+  const [redis, etcd] = await Promise.all([startRedis({ notifyKeyspaceEvents: SUGGESTED_NOTIFY_FLAGS }), startEtcd({ env: { GOMAXPROCS: values['etcd-gomaxprocs'] } })]);
   const storeUrl = `file:${join(dir, 'bench.db')}`;
   const config = parseConfig(
     [

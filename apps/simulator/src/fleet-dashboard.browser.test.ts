@@ -71,7 +71,7 @@ describe('the demo stack in headless Chromium', () => {
     let dashboard: DashboardServer | undefined;
     let browser: Browser | undefined;
     try {
-      const services = await Promise.allSettled([startEtcd(), startRedis({ notifyKeyspaceEvents: 'KEg$hlzxe' })]);
+      const services = await Promise.allSettled([startEtcd(), startRedis({ notifyKeyspaceEvents: 'Kg$hlzxe' })]);
       // Keep whichever started, so finally stops it even when the other failed.
       etcd = services[0].status === 'fulfilled' ? services[0].value : undefined;
       redis = services[1].status === 'fulfilled' ? services[1].value : undefined;

@@ -15,7 +15,7 @@ describe('the simulated fleet through the collector and lockctl', () => {
   it('every pattern is seen with its dialect and waiters; the stall and the crash end holds as expired after near-expiry; stale writes are refused', async () => {
     requireBuilt();
     const etcd = await startEtcd();
-    const redis = await startRedis({ notifyKeyspaceEvents: 'KEg$hlzxe' }).catch(async (error: unknown) => {
+    const redis = await startRedis({ notifyKeyspaceEvents: 'Kg$hlzxe' }).catch(async (error: unknown) => {
       await etcd.stop();
       throw error;
     });

@@ -1,5 +1,5 @@
 export * from './source.js';
-export { createRedisSource, type RedisSourceOptions } from './redis/redis-source.js';
+export { createRedisSource, SUGGESTED_NOTIFY_FLAGS, type RedisSourceOptions } from './redis/redis-source.js';
 export { createRedisClient, redactRedisUrl } from './redis/redis-client.js';
 export { createEtcdSource, type EtcdSourceOptions } from './etcd/etcd-source.js';
 export { createEtcdClient, type EtcdClient } from './etcd/etcd-client.js';

@@ -273,6 +273,8 @@ describe('Redis source: keyspace notification settings', () => {
         expect(source.health().notifications).toBe('enabled-by-lockscope');
         const flags = (await redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).split('\n')[1]!;
         for (const flag of ['K', 'g', '$', 'h', 'x', 'e', 'l', 'z']) expect(flags).toContain(flag);
+        // Keyevent channels (E) are never read: asking for them would double what Redis publishes.
+        expect(flags).not.toContain('E');
         await redis.cli(['SET', 'lock:n', 'tok-n', 'PX', '5000']);
         await waitFor(() => c.of('lock:n').some((o) => o.hold?.holder === 'tok-n'));
       },
@@ -288,8 +290,8 @@ describe('Redis source: keyspace notification settings', () => {
           (e: unknown) => e,
         );
         expect(isLockscopeError(error, 'SOURCE_MISCONFIGURED')).toBe(true);
-        expect((error as Error).message).toContain('notify-keyspace-events KEg$hlzxe');
-        expect(source.health().lastError).toContain('notify-keyspace-events KEg$hlzxe');
+        expect((error as Error).message).toContain('notify-keyspace-events Kg$hlzxe');
+        expect(source.health().lastError).toContain('notify-keyspace-events Kg$hlzxe');
         expect(source.health().notifications).toBe('off');
       },
       { redis: { notifyKeyspaceEvents: '', extraArgs: ['--rename-command', 'CONFIG', ''] } },
@@ -304,7 +306,7 @@ describe('Redis source: keyspace notification settings', () => {
           (e: unknown) => e,
         );
         expect(isLockscopeError(error, 'SOURCE_MISCONFIGURED')).toBe(true);
-        expect((error as Error).message).toContain('notify-keyspace-events KEg$hlzxe');
+        expect((error as Error).message).toContain('notify-keyspace-events Kg$hlzxe');
         expect(await redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).toBe('notify-keyspace-events\n\n');
         expect(await lockscopeClients(redis)).toEqual([]);
       },

@@ -41,7 +41,12 @@ export interface RedisSourceOptions {
 const NEEDED_FLAGS = ['g', '$', 'h', 'x', 'e', 'l', 'z'];
 /** What `A` stands for in notify-keyspace-events. */
 const ALL_ALIAS = 'g$lshzxetd';
-const SUGGESTED_FLAGS = 'KEg$hlzxe';
+/**
+ * The setting the source asks for. `K` (keyspace channel) only: `E` would make Redis
+ * publish every event a second time on a keyevent channel the source never reads.
+ */
+export const SUGGESTED_NOTIFY_FLAGS = 'Kg$hlzxe';
+const SUGGESTED_FLAGS = SUGGESTED_NOTIFY_FLAGS;
 
 /** Events that (re)grant a hold's TTL: the PTTL read right after them is the grant. */
 const GRANT_EVENTS = new Set(['set', 'expire', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);

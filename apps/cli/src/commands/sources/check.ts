@@ -1,4 +1,4 @@
-import type { SourceHealth } from '@lockscope/sources';
+import { SUGGESTED_NOTIFY_FLAGS, type SourceHealth } from '@lockscope/sources';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { EXIT, EXIT_CODES_HELP } from '../../exit-codes.js';
 import { openSources, stopAll } from '../../open-sources.js';
@@ -26,7 +26,7 @@ export function adviseOn(health: SourceHealth): Pick<SourceCheck, 'problem' | 'f
   if (health.kind === 'redis' && health.notifications === 'off') {
     return {
       problem: 'keyspace notifications are off, so the collector only sees changes at resync',
-      fix: 'run `CONFIG SET notify-keyspace-events KEA` on this Redis (and persist it in redis.conf), or allow the collector to with enableNotifications: true',
+      fix: `run \`CONFIG SET notify-keyspace-events ${SUGGESTED_NOTIFY_FLAGS}\` on this Redis (and persist it in redis.conf), or allow the collector to with enableNotifications: true`,
     };
   }
   return { problem: null, fix: null };
