@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { LockscopeError } from '@lockscope/core';
+import { enableWalSync } from './sqlite-wal.js';
 import { storeUnavailable } from './store-error.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 
@@ -131,7 +132,7 @@ function migrateSqlite(parsed: Extract<ParsedStoreUrl, { provider: 'sqlite' }>, 
   try {
     mkdirSync(dirname(parsed.path), { recursive: true });
     db = new Database(parsed.path, { timeout: busyTimeoutMs });
-    db.pragma('journal_mode = WAL');
+    enableWalSync(db, busyTimeoutMs);
   } catch (error) {
     throw storeUnavailable(parsed, error, 'migrate');
   }

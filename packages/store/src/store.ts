@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PrismaClient } from './generated/postgresql/client/client.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
+import { enableWal } from './sqlite-wal.js';
 import { storeUnavailable } from './store-error.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 import { writeBatch } from './write-batch.js';
@@ -187,7 +188,7 @@ async function connect(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promi
     if (parsed.provider === 'sqlite') {
       // journal_mode=WAL persists in the file; synchronous is per connection.
       // WAL + NORMAL keeps commits durable against process crashes at a fraction of FULL's fsyncs.
-      await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+      await enableWal((sql) => prisma.$queryRawUnsafe(sql), options.busyTimeoutMs ?? 10_000);
       await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
     } else {
       await prisma.$queryRawUnsafe('SELECT 1');

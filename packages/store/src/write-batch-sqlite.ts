@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { RawValue } from '@prisma/client/runtime/client';
 import { LockscopeError } from '@lockscope/core';
+import { enableWalSync } from './sqlite-wal.js';
 import { storeUnavailable } from './store-error.js';
 import type { WriteBatch, WriteBatchResult } from './types.js';
 import type { ParsedStoreUrl } from './url.js';
@@ -41,7 +42,7 @@ export class SqliteBatchWriter {
     try {
       this.db = new Database(parsed.path, { timeout: busyTimeoutMs });
       // As on the Prisma connection: WAL persists in the file, synchronous is per connection.
-      this.db.pragma('journal_mode = WAL');
+      enableWalSync(this.db, busyTimeoutMs);
       this.db.pragma('synchronous = NORMAL');
       // Inserts land all over the (lockId, ...) indexes: a 64 MB page cache (default 2 MB)
       // keeps their hot pages in memory as the store grows.
