@@ -428,10 +428,9 @@ function ensureBinaries() {
 function ensureDependencies() {
   if (existsSync(join(root, 'node_modules'))) return stepDone('node_modules present');
   if (!onPath('npm')) fail('npm is not on PATH; install Node.js 20.19+ with npm.');
-  // npm install rather than npm ci, as .ci/run does: with the lockfile present it installs exactly what it pins,
-  // while npm ci refuses a lockfile that lacks turbo's macOS/Windows binaries (not served by the registry here).
-  if (run('npm', ['install', '--no-audit', '--no-fund']).status !== 0) fail('npm install failed (see above).');
-  stepDone('installed with npm install (versions from package-lock.json)');
+  // npm ci, as .ci/run and the Dockerfile do: exactly the versions package-lock.json pins.
+  if (run('npm', ['ci', '--no-audit', '--no-fund']).status !== 0) fail('npm ci failed (see above).');
+  stepDone('installed with npm ci (versions from package-lock.json)');
 }
 
 const BUILT = ['apps/collector/dist/main.js', 'apps/simulator/dist/main.js', 'apps/cli/dist/index.js', 'apps/dashboard/.next/BUILD_ID'];
