@@ -1,4 +1,3 @@
-import { dirname } from 'node:path';
 import { loadConfig, type LockscopeConfig } from '@lockscope/core';
 import { cliEnv } from './cli-env.js';
 
@@ -20,5 +19,5 @@ export function loadLockctlConfig(flag: string | undefined): LockctlConfig {
     cwd,
     userConfigDir: true,
   });
-  return { ...loaded, stateDir: loaded.path ? dirname(loaded.path) : cwd };
+  return { ...loaded, stateDir: loaded.baseDir };
 }

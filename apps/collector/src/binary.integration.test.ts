@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,5 +92,25 @@ describe('the lockscope-collector binary', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('opens a relative file: store beside its config file, not in the working directory', async () => {
+    const port = await freePort();
+    mkdirSync(join(dir, 'conf'), { recursive: true });
+    const config = writeConfig(join('conf', 'relative.yaml'), `store: { url: "file:./relative.db" }\ncollector: { listen: "127.0.0.1:${port}" }\n`);
+    const child = startChild(process.execPath, [bin, '--config', config], { cwd: dir });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, {
+        timeoutMs: 20_000,
+        message: `/healthz\n${child.output()}`,
+      });
+      child.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    // Where lockctl and the dashboard look for it with the same config.
+    expect(existsSync(join(dir, 'conf', 'relative.db'))).toBe(true);
+    expect(existsSync(join(dir, 'relative.db'))).toBe(false);
   });
 });

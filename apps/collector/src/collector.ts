@@ -101,7 +101,9 @@ export class Collector {
     this.metrics.readLocks = () => this.lockCounts();
     this.metrics.readHeld = () => this.heldCount;
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
-    this.writer = options.writer ?? workerWriter(options.config.store.url);
+    // The store as opened (a relative file: URL resolved beside the config), not the
+    // config's text: the worker thread would resolve it against the working directory.
+    this.writer = options.writer ?? workerWriter(options.store.url);
     this.alerts = new AlertManager({
       config: options.config.alerts,
       store: options.store,

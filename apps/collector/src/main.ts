@@ -32,7 +32,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const { config, path } = loadConfig({
+  const { config, path, baseDir } = loadConfig({
     flag: args.values.config,
     env: { LOCKSCOPE_CONFIG: process.env.LOCKSCOPE_CONFIG, DATABASE_URL: process.env.DATABASE_URL },
     cwd: process.cwd(),
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   if (args.values.listen) config.collector.listen = args.values.listen;
   log(`collector: config ${path ?? '(defaults: no sources)'}; ${config.sources.length} source(s)`);
 
-  const store = await openStore({ url: config.store.url });
+  const store = await openStore({ url: config.store.url, cwd: baseDir });
   if (!args.values['no-migrate']) await store.migrate();
   const collector = new Collector({ config, store, createSource, log });
   const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health());

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseConfig, type LockscopeConfig } from './config.js';
 import { LockscopeError } from './errors.js';
 
@@ -21,6 +21,12 @@ export interface LoadedConfig {
   config: LockscopeConfig;
   /** The file read, or null when defaults were used. */
   path: string | null;
+  /**
+   * Where relative paths in the config resolve (a `file:` store URL, also from
+   * DATABASE_URL): the config file's directory, else the working directory. Every app
+   * uses it, so one lockscope.yaml names one database whatever directory each runs from.
+   */
+  baseDir: string;
 }
 
 /** Candidate paths in lookup order: --config, LOCKSCOPE_CONFIG, ./lockscope.yaml, user config dir. */
@@ -54,7 +60,7 @@ export function loadConfig(lookup: ConfigLookup): LoadedConfig {
     } catch (error) {
       throw new LockscopeError('BAD_CONFIG', `cannot read config file ${candidate.path}: ${(error as Error).message}`, { cause: error });
     }
-    return { config: parseConfig(text, candidate.path, lookup.env), path: candidate.path };
+    return { config: parseConfig(text, candidate.path, lookup.env), path: candidate.path, baseDir: dirname(candidate.path) };
   }
-  return { config: parseConfig('{}', '(defaults)', lookup.env), path: null };
+  return { config: parseConfig('{}', '(defaults)', lookup.env), path: null, baseDir: lookup.cwd };
 }

@@ -1,21 +1,17 @@
 // `npm run db:migrate` (repo root) -> `npm run migrate -w @lockscope/store`,
-// which runs with cwd = packages/store. Relative paths (lockscope.yaml, file:
-// URLs) are resolved against INIT_CWD, the directory npm was started from.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { isLockscopeError, parseConfig } from '@lockscope/core';
+// which runs with cwd = packages/store. lockscope.yaml and LOCKSCOPE_CONFIG are
+// looked up from INIT_CWD, the directory npm was started from; a relative file:
+// URL resolves beside the config file (else in INIT_CWD), as for every app.
+import { isLockscopeError, loadConfig } from '@lockscope/core';
 import { migrate } from './migrate.js';
-import { DEFAULT_STORE_URL, redactUrl } from './url.js';
+import { redactUrl } from './url.js';
 
 async function main(): Promise<number> {
-  const baseDir = process.env.INIT_CWD ?? process.cwd();
-  const configPath = resolve(baseDir, process.env.LOCKSCOPE_CONFIG ?? 'lockscope.yaml');
-  let url = process.env.DATABASE_URL || DEFAULT_STORE_URL;
-  let from = process.env.DATABASE_URL ? 'DATABASE_URL' : 'default';
-  if (!process.env.DATABASE_URL && existsSync(configPath)) {
-    url = parseConfig(readFileSync(configPath, 'utf8'), configPath).store.url;
-    from = configPath;
-  }
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const env = { LOCKSCOPE_CONFIG: process.env.LOCKSCOPE_CONFIG || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined };
+  const { config, path, baseDir } = loadConfig({ env, cwd });
+  const url = config.store.url;
+  const from = env.DATABASE_URL ? 'DATABASE_URL' : (path ?? 'default');
   console.log(`Migrating ${redactUrl(url)} (from ${from})`);
   const result = await migrate(url, { cwd: baseDir });
   for (const name of result.applied) console.log(`  applied  ${name}`);

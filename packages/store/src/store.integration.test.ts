@@ -592,3 +592,24 @@ describe('store errors', () => {
     }
   });
 });
+
+describe('npm run db:migrate and a config file elsewhere', () => {
+  it('creates a relative file: store beside the config file, as the collector, the dashboard and lockctl open it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockscope-migrate-cli-'));
+    try {
+      mkdirSync(join(dir, 'conf'));
+      writeFileSync(join(dir, 'conf', 'lockscope.yaml'), 'store: { url: "file:./rel.db" }\n');
+      const run = await runMigrateCli({ INIT_CWD: dir, LOCKSCOPE_CONFIG: 'conf/lockscope.yaml' });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`from ${join(dir, 'conf', 'lockscope.yaml')}`);
+      expect(existsSync(join(dir, 'conf', 'rel.db'))).toBe(true);
+      expect(existsSync(join(dir, 'rel.db'))).toBe(false);
+
+      const missing = await runMigrateCli({ INIT_CWD: dir, LOCKSCOPE_CONFIG: 'nowhere.yaml' });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`config file not found: ${join(dir, 'nowhere.yaml')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -48,6 +48,11 @@ export interface Store {
   readonly provider: StoreProvider;
   /** The store URL without password, for logs. */
   readonly display: string;
+  /**
+   * The URL another thread or process opens to reach this same store: a relative
+   * `file:` path made absolute. It carries the password of a PostgreSQL URL: never log it.
+   */
+  readonly url: string;
   migrate(): Promise<MigrateResult>;
   /** The collector's flush: one transaction per call. */
   writeBatch(batch: WriteBatch): Promise<WriteBatchResult>;
@@ -139,6 +144,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     prisma,
     provider: parsed.provider,
     display: parsed.display,
+    url: parsed.provider === 'sqlite' ? `file:${parsed.path}` : parsed.url,
     migrate: () => migrate(options.url, { cwd: options.cwd, migrationsDir: options.migrationsDir, busyTimeoutMs: options.busyTimeoutMs } satisfies MigrateOptions),
     writeBatch: (batch) => serial(async () => (connection.batchWriter ? connection.batchWriter().write(batch) : writeBatch(prisma, parsed, batch))),
     loadSourceState: (source) => serial(() => loadSourceState(prisma, parsed, source)),

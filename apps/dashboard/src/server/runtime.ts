@@ -12,8 +12,10 @@ const envSchema = z.object({
 
 export interface Runtime {
   config: LockscopeConfig;
-  /** Where relative paths (the SQLite file, lockscope.yaml) resolve: the repository root. */
+  /** Where lockscope.yaml is looked for (and LOCKSCOPE_CONFIG resolves): the repository root. */
   root: string;
+  /** Where a relative `file:` store URL resolves: the config file's directory, else the root. */
+  baseDir: string;
   getStore(): Promise<Store>;
   close(): Promise<void>;
 }
@@ -43,15 +45,16 @@ export function findRepoRoot(start: string): string {
 export function createRuntime(env: NodeJS.ProcessEnv, cwd: string): Runtime {
   const parsedEnv = envSchema.parse(env);
   const root = findRepoRoot(cwd);
-  const { config } = loadConfig({ env: parsedEnv, cwd: root });
+  const { config, baseDir } = loadConfig({ env: parsedEnv, cwd: root });
   let opening: Promise<Store> | null = null;
   return {
     config,
     root,
+    baseDir,
     getStore() {
       // A failed open is not remembered: the next request tries again, so the
       // dashboard recovers by itself when the database comes back.
-      opening ??= openStore({ url: config.store.url, cwd: root }).catch((error: unknown) => {
+      opening ??= openStore({ url: config.store.url, cwd: baseDir }).catch((error: unknown) => {
         opening = null;
         throw error;
       });
