@@ -6,8 +6,8 @@ export async function register(): Promise<void> {
   // modules (better-sqlite3, fs) cannot be bundled for edge.
   if (process.env.NEXT_RUNTIME === 'nodejs') {
     const { runtime } = await import('./server/runtime');
-    const { config, root } = runtime();
+    const { config, baseDir } = runtime();
     const store = config.store.url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-    console.log(`lockscope dashboard: store ${store} (relative to ${root})`);
+    console.log(`lockscope dashboard: store ${store} (relative to ${baseDir})`);
   }
 }

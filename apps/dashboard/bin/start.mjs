@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// `npm run start -w @lockscope/dashboard [-- next start options]`: `next start` on the
+// address lockscope.yaml's `dashboard: { host, port }` names. LOCKSCOPE_DASHBOARD_HOST and
+// LOCKSCOPE_DASHBOARD_PORT override the file, and -H / -p given after `--` override both.
+// The config is found as the dashboard finds it (LOCKSCOPE_CONFIG, else lockscope.yaml at
+// the repository root). Only the dashboard block is read here: the server validates the
+// whole file when it starts and fails with the path and line of a bad value.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The nearest folder up from the dashboard whose package.json has workspaces (as server/runtime.ts). */
+function repoRoot(start) {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, 'utf8')).workspaces) return dir;
+      } catch {
+        // unreadable package.json: keep walking
+      }
+    }
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+/** host and port from the config's dashboard block, where they are valid; the server reports the rest. */
+function fromConfig() {
+  const root = repoRoot(appDir);
+  const path = process.env.LOCKSCOPE_CONFIG ? resolve(root, process.env.LOCKSCOPE_CONFIG) : join(root, 'lockscope.yaml');
+  if (!existsSync(path)) return {};
+  let block;
+  try {
+    block = parse(readFileSync(path, 'utf8'))?.dashboard;
+  } catch {
+    return {};
+  }
+  if (block === null || typeof block !== 'object') return {};
+  const out = {};
+  if (typeof block.host === 'string' && block.host !== '') out.host = block.host;
+  if (Number.isInteger(block.port) && block.port >= 1 && block.port <= 65535) out.port = String(block.port);
+  return out;
+}
+
+const passed = process.argv.slice(2);
+const named = (short, long) => passed.some((a) => a === short || a === long || a.startsWith(`${long}=`));
+const config = fromConfig();
+const host = process.env.LOCKSCOPE_DASHBOARD_HOST || config.host || '127.0.0.1';
+const port = process.env.LOCKSCOPE_DASHBOARD_PORT || config.port || '3000';
+const args = ['start', ...(named('-H', '--hostname') ? [] : ['-H', host]), ...(named('-p', '--port') ? [] : ['-p', port]), ...passed];
+
+const nextBin = join(dirname(createRequire(import.meta.url).resolve('next/package.json')), 'dist/bin/next');
+const child = spawn(process.execPath, [nextBin, ...args], { cwd: appDir, stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startChild, waitFor } from '@lockscope/testing';
+import { dashboardDir } from './test-support/dashboard-server';
+
+// The package's start script (bin/start.mjs) on the built dashboard (npm test builds first).
+describe('npm run start -w @lockscope/dashboard', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lockscope-dashboard-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function startAndReach(env: Record<string, string>, port: number, args: string[] = []): Promise<string> {
+    const clean: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env };
+    for (const name of ['DATABASE_URL', 'LOCKSCOPE_DASHBOARD_HOST', 'LOCKSCOPE_DASHBOARD_PORT']) if (!(name in env)) delete clean[name];
+    const child = startChild(process.execPath, [join(dashboardDir, 'bin/start.mjs'), ...args], { cwd: dashboardDir, env: clean });
+    try {
+      await waitFor(
+        async () => {
+          if (child.process.exitCode !== null) throw new Error(`the start script exited with ${child.process.exitCode}:\n${child.output()}`);
+          return (await fetch(`http://127.0.0.1:${port}/api/v1/sources`).catch(() => null)) !== null;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, message: `the dashboard on port ${port}\n${child.output()}` },
+      );
+      return child.output();
+    } finally {
+      await child.stop(5_000);
+    }
+  }
+
+  it("listens where the config's dashboard block says", async () => {
+    const port = await freePort();
+    const config = join(dir, 'listen.yaml');
+    writeFileSync(config, `store: { url: "file:./listen.db" }\ndashboard: { host: "127.0.0.1", port: ${port} }\n`);
+    const output = await startAndReach({ LOCKSCOPE_CONFIG: config }, port);
+    expect(output).toContain(`store file:./listen.db (relative to ${dir})`);
+  });
+
+  it('lets LOCKSCOPE_DASHBOARD_PORT override the config, and -p after -- override both', async () => {
+    const [fromFile, fromEnv, fromFlag] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, 'override.yaml');
+    writeFileSync(config, `dashboard: { port: ${fromFile} }\n`);
+    await startAndReach({ LOCKSCOPE_CONFIG: config, LOCKSCOPE_DASHBOARD_PORT: String(fromEnv) }, fromEnv);
+    await startAndReach({ LOCKSCOPE_CONFIG: config, LOCKSCOPE_DASHBOARD_PORT: String(fromEnv) }, fromFlag, ['-p', String(fromFlag)]);
+  });
+});
