@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,9 +94,11 @@ describe('the lockscope-collector binary', () => {
     }
   });
 
-  it('opens a relative file: store beside its config file, not in the working directory', async () => {
+  it('opens a relative file: store beside its config file, not in the working directory, and says so when one is left there', async () => {
     const port = await freePort();
     mkdirSync(join(dir, 'conf'), { recursive: true });
+    // Where collectors before this rule put it (resolved against the working directory).
+    writeFileSync(join(dir, 'relative.db'), '');
     const config = writeConfig(join('conf', 'relative.yaml'), `store: { url: "file:./relative.db" }\ncollector: { listen: "127.0.0.1:${port}" }\n`);
     const child = startChild(process.execPath, [bin, '--config', config], { cwd: dir });
     try {
@@ -111,6 +113,7 @@ describe('the lockscope-collector binary', () => {
     }
     // Where lockctl and the dashboard look for it with the same config.
     expect(existsSync(join(dir, 'conf', 'relative.db'))).toBe(true);
-    expect(existsSync(join(dir, 'relative.db'))).toBe(false);
+    expect(statSync(join(dir, 'relative.db')).size).toBe(0);
+    expect(child.output()).toContain(`an existing store at ${join(dir, 'relative.db')} (the working directory) is not opened`);
   });
 });
