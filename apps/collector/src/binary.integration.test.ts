@@ -100,20 +100,24 @@ describe('the lockscope-collector binary', () => {
     // Where collectors before this rule put it (resolved against the working directory).
     writeFileSync(join(dir, 'relative.db'), '');
     const config = writeConfig(join('conf', 'relative.yaml'), `store: { url: "file:./relative.db" }\ncollector: { listen: "127.0.0.1:${port}" }\n`);
-    const child = startChild(process.execPath, [bin, '--config', config], { cwd: dir });
-    try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, {
-        timeoutMs: 20_000,
-        message: `/healthz\n${child.output()}`,
-      });
-      child.kill('SIGTERM');
-      expect(await child.exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
+    // Twice: the second start finds the store the first one made beside the config, and
+    // must still point at the one left in the working directory.
+    for (const start of [1, 2]) {
+      const child = startChild(process.execPath, [bin, '--config', config], { cwd: dir });
+      try {
+        await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status, {
+          timeoutMs: 20_000,
+          message: `/healthz (start ${start})\n${child.output()}`,
+        });
+        child.kill('SIGTERM');
+        expect(await child.exited).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      // Where lockctl and the dashboard look for it with the same config.
+      expect(existsSync(join(dir, 'conf', 'relative.db'))).toBe(true);
+      expect(statSync(join(dir, 'relative.db')).size).toBe(0);
+      expect(child.output()).toContain(`an existing store at ${join(dir, 'relative.db')} (the working directory) is not opened`);
     }
-    // Where lockctl and the dashboard look for it with the same config.
-    expect(existsSync(join(dir, 'conf', 'relative.db'))).toBe(true);
-    expect(statSync(join(dir, 'relative.db')).size).toBe(0);
-    expect(child.output()).toContain(`an existing store at ${join(dir, 'relative.db')} (the working directory) is not opened`);
   });
 });

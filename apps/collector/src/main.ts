@@ -19,17 +19,17 @@ Environment: DATABASE_URL overrides store.url; a relative file: URL resolves bes
 config file (the working directory without one). SIGTERM/SIGINT flush and exit within 5 s.`;
 
 /**
- * Earlier collectors resolved a relative file: URL against their working
- * directory. A store left there is not opened any more: say where it is instead of
- * silently starting an empty one.
+ * Earlier collectors resolved a relative file: URL against their working directory. A
+ * store left there is not opened any more: say where it is, at every start while it is
+ * there (the first start creates an empty store beside the config, so its absence there
+ * cannot be the test).
  */
 function storeLeftBehind(url: string, baseDir: string): string | null {
-  if (baseDir === process.cwd()) return null;
   try {
     const now = parseStoreUrl(url, baseDir);
     const before = parseStoreUrl(url, process.cwd());
     if (now.provider !== 'sqlite' || before.provider !== 'sqlite' || now.path === before.path) return null;
-    return existsSync(before.path) && !existsSync(now.path) ? before.path : null;
+    return existsSync(before.path) ? before.path : null;
   } catch {
     return null; // a bad URL: openStore says what is wrong with it
   }
