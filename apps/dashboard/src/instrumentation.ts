@@ -6,8 +6,16 @@ export async function register(): Promise<void> {
   // modules (better-sqlite3, fs) cannot be bundled for edge.
   if (process.env.NEXT_RUNTIME === 'nodejs') {
     const { runtime } = await import('./server/runtime');
+    const { parseStoreUrl, redactUrl } = await import('@lockscope/store');
     const { config, baseDir } = runtime();
-    const store = config.store.url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-    console.log(`lockscope dashboard: store ${store} (relative to ${baseDir})`);
+    // The resolved file for SQLite, the URL without its password for PostgreSQL; a URL
+    // that does not parse is reported by the first request that opens the store.
+    let store: string;
+    try {
+      store = parseStoreUrl(config.store.url, baseDir).display;
+    } catch {
+      store = redactUrl(config.store.url);
+    }
+    console.log(`lockscope dashboard: store ${store}`);
   }
 }

@@ -22,7 +22,11 @@ describe('the dashboard runtime', () => {
   });
 
   it('falls back on the repository root with no config file', () => {
-    const runtime = createRuntime({ NODE_ENV: 'test' }, dir);
-    expect(runtime.baseDir).toBe(runtime.root);
+    // next start runs in apps/dashboard; the root is the nearest folder with workspaces.
+    mkdirSync(join(dir, 'repo', 'apps', 'dashboard'), { recursive: true });
+    writeFileSync(join(dir, 'repo', 'package.json'), '{ "workspaces": ["apps/*"] }\n');
+    writeFileSync(join(dir, 'repo', 'apps', 'dashboard', 'package.json'), '{ "name": "dashboard" }\n');
+    const runtime = createRuntime({ NODE_ENV: 'test' }, join(dir, 'repo', 'apps', 'dashboard'));
+    expect(runtime.baseDir).toBe(join(dir, 'repo'));
   });
 });

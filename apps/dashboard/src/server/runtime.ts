@@ -12,9 +12,7 @@ const envSchema = z.object({
 
 export interface Runtime {
   config: LockscopeConfig;
-  /** Where lockscope.yaml is looked for (and LOCKSCOPE_CONFIG resolves): the repository root. */
-  root: string;
-  /** Where a relative `file:` store URL resolves: the config file's directory, else the root. */
+  /** Where a relative `file:` store URL resolves: the config file's directory, else the repository root. */
   baseDir: string;
   getStore(): Promise<Store>;
   close(): Promise<void>;
@@ -49,7 +47,6 @@ export function createRuntime(env: NodeJS.ProcessEnv, cwd: string): Runtime {
   let opening: Promise<Store> | null = null;
   return {
     config,
-    root,
     baseDir,
     getStore() {
       // A failed open is not remembered: the next request tries again, so the
