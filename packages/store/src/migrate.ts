@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { LockscopeError } from '@lockscope/core';
-import { enableWalSync } from './sqlite-wal.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, enableWalSync } from './sqlite-wal.js';
 import { storeUnavailable } from './store-error.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 
@@ -220,6 +220,6 @@ export async function migrate(url: string, options: MigrateOptions = {}): Promis
   const parsed = parseStoreUrl(url, options.cwd);
   const files = readMigrations(parsed.provider, options.migrationsDir ? resolve(options.migrationsDir) : undefined);
   const { applied, done } =
-    parsed.provider === 'sqlite' ? migrateSqlite(parsed, files, options.busyTimeoutMs ?? 10_000) : await migratePostgres(parsed, files);
+    parsed.provider === 'sqlite' ? migrateSqlite(parsed, files, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS) : await migratePostgres(parsed, files);
   return { provider: parsed.provider, store: parsed.display, applied, alreadyApplied: done };
 }

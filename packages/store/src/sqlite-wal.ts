@@ -6,6 +6,9 @@ import type Database from 'better-sqlite3';
 // moment failed this way (about 1 run in 10 of the concurrent-migration test). The
 // switch is retried with a short backoff until the connection's own busy timeout.
 
+/** How long a SQLite connection waits for another's lock unless the store's options say otherwise. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
 const BACKOFF_MS = [2, 5, 10, 20, 50, 100];
 
 function isBusy(error: unknown): boolean {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PrismaClient } from './generated/postgresql/client/client.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
-import { enableWal } from './sqlite-wal.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, enableWal } from './sqlite-wal.js';
 import { storeUnavailable } from './store-error.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 import { writeBatch } from './write-batch.js';
@@ -79,7 +79,7 @@ async function createClient(parsed: ParsedStoreUrl, options: OpenStoreOptions): 
       import('./generated/sqlite/client/client.js'),
       import('@prisma/adapter-better-sqlite3'),
     ]);
-    const adapter = new PrismaBetterSqlite3({ url: `file:${parsed.path}`, timeout: options.busyTimeoutMs ?? 10_000 });
+    const adapter = new PrismaBetterSqlite3({ url: `file:${parsed.path}`, timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     // Same schema, same model API; only the provider string differs (see StoreClient).
     return new SqliteClient({ adapter }) as unknown as StoreClient;
   }
@@ -194,7 +194,7 @@ async function connect(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promi
     if (parsed.provider === 'sqlite') {
       // journal_mode=WAL persists in the file; synchronous is per connection.
       // WAL + NORMAL keeps commits durable against process crashes at a fraction of FULL's fsyncs.
-      await enableWal((sql) => prisma.$queryRawUnsafe(sql), options.busyTimeoutMs ?? 10_000);
+      await enableWal((sql) => prisma.$queryRawUnsafe(sql), options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
       await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
     } else {
       await prisma.$queryRawUnsafe('SELECT 1');
@@ -218,7 +218,7 @@ async function connect(parsed: ParsedStoreUrl, options: OpenStoreOptions): Promi
   return {
     prisma,
     serial,
-    batchWriter: () => (batchWriter ??= new SqliteBatchWriter(parsed, options.busyTimeoutMs ?? 10_000)),
+    batchWriter: () => (batchWriter ??= new SqliteBatchWriter(parsed, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)),
     closeBatchWriter: () => batchWriter?.close(),
   };
 }

@@ -46,7 +46,6 @@ const ALL_ALIAS = 'g$lshzxetd';
  * publish every event a second time on a keyevent channel the source never reads.
  */
 export const SUGGESTED_NOTIFY_FLAGS = 'Kg$hlzxe';
-const SUGGESTED_FLAGS = SUGGESTED_NOTIFY_FLAGS;
 
 /** Events that (re)grant a hold's TTL: the PTTL read right after them is the grant. */
 const GRANT_EVENTS = new Set(['set', 'expire', 'hset', 'hincrby', 'restore', 'rename_to', 'copy_to']);
@@ -412,7 +411,7 @@ class RedisLockSource implements LockSource {
         this.state.notifications = 'on';
         return;
       }
-      throw this.notificationsError(SUGGESTED_FLAGS, 'CONFIG is not available to check or enable it and a probe key produced no notifications');
+      throw this.notificationsError(SUGGESTED_NOTIFY_FLAGS, 'CONFIG is not available to check or enable it and a probe key produced no notifications');
     }
     const has = (flag: string) => current.includes(flag) || (current.includes('A') && ALL_ALIAS.includes(flag));
     const missing = ['K', ...NEEDED_FLAGS].filter((flag) => !has(flag));
@@ -420,8 +419,8 @@ class RedisLockSource implements LockSource {
       this.state.notifications = 'on';
       return;
     }
-    const extras = [...current].filter((flag) => !SUGGESTED_FLAGS.includes(flag)).join('');
-    const wanted = SUGGESTED_FLAGS + extras;
+    const extras = [...current].filter((flag) => !SUGGESTED_NOTIFY_FLAGS.includes(flag)).join('');
+    const wanted = SUGGESTED_NOTIFY_FLAGS + extras;
     const why = `it is "${current}", missing ${missing.join(' ')}`;
     if (!this.config.enableNotifications) throw this.notificationsError(wanted, `${why}, and enableNotifications is false`);
     try {
