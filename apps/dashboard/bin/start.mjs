@@ -5,10 +5,8 @@
 // The config is found as the dashboard finds it (LOCKSCOPE_CONFIG, else lockscope.yaml at
 // the repository root). Only the dashboard block is read here: the server validates the
 // whole file when it starts and fails with the path and line of a bad value.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -56,8 +54,8 @@ const port = process.env.LOCKSCOPE_DASHBOARD_PORT || config.port || '3000';
 const args = ['start', ...(named('-H', '--hostname') ? [] : ['-H', host]), ...(named('-p', '--port') ? [] : ['-p', port]), ...passed];
 
 const nextBin = join(dirname(createRequire(import.meta.url).resolve('next/package.json')), 'dist/bin/next');
-const child = spawn(process.execPath, [nextBin, ...args], { cwd: appDir, stdio: 'inherit' });
-// Forwarded so that a supervisor stopping the launcher stops the server too, not leaves it
-// holding the port. A server killed by a signal exits 128 + its number, as a shell reports it.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
+// next's own CLI, in this process: the launcher is the server, so signals, the exit status
+// and process supervisors see next directly, with no child to forward to or leave behind.
+process.chdir(appDir);
+process.argv = [process.execPath, nextBin, ...args];
+createRequire(import.meta.url)(nextBin);

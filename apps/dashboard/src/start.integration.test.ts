@@ -25,9 +25,8 @@ describe('npm run start -w @lockscope/dashboard', () => {
     } finally {
       await child.stop(5_000);
     }
-    // The SIGTERM sent to the launcher reached the server: the launcher reports the server's
-    // death by SIGTERM as a shell does (128 + 15; a launcher killed itself would leave no
-    // exit code), and nothing listens on the port any more.
+    // The SIGTERM reached next's own handler, which exits 128 + 15 (the SIGKILL that
+    // follows the grace period would leave no exit code), and nothing listens on the port.
     expect(await child.exited).toBe(143);
     expect(await fetch(`http://127.0.0.1:${port}/api/v1/sources`).catch(() => null)).toBeNull();
     return child.output();
