@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isLockscopeError, loadConfig } from '@lockscope/core';
-import { openStore, parseStoreUrl } from '@lockscope/store';
+import { openStore, storeLeftBehind } from '@lockscope/store';
 import { Collector } from './collector.js';
 import { createSource } from './create-source.js';
 import { startHttpServer } from './http-server.js';
@@ -17,23 +16,6 @@ Usage: lockscope-collector [--config lockscope.yaml] [--listen 127.0.0.1:9464] [
 
 Environment: DATABASE_URL overrides store.url; a relative file: URL resolves beside the
 config file (the working directory without one). SIGTERM/SIGINT flush and exit within 5 s.`;
-
-/**
- * Earlier collectors resolved a relative file: URL against their working directory. A
- * store left there is not opened any more: say where it is, at every start while it is
- * there (the first start creates an empty store beside the config, so its absence there
- * cannot be the test).
- */
-function storeLeftBehind(url: string, baseDir: string): string | null {
-  try {
-    const now = parseStoreUrl(url, baseDir);
-    const before = parseStoreUrl(url, process.cwd());
-    if (now.provider !== 'sqlite' || before.provider !== 'sqlite' || now.path === before.path) return null;
-    return existsSync(before.path) ? before.path : null;
-  } catch {
-    return null; // a bad URL: openStore says what is wrong with it
-  }
-}
 
 async function main(): Promise<number> {
   let args;
@@ -59,13 +41,8 @@ async function main(): Promise<number> {
   if (args.values.listen) config.collector.listen = args.values.listen;
   log(`collector: config ${path ?? '(defaults: no sources)'}; ${config.sources.length} source(s)`);
 
-  const leftBehind = storeLeftBehind(config.store.url, baseDir);
-  if (leftBehind) {
-    log(
-      `collector: warning: store.url ${JSON.stringify(config.store.url)} now resolves beside the config file (${baseDir}), as lockctl and ` +
-        `the dashboard resolve it; an existing store at ${leftBehind} (the working directory) is not opened. Move it there or give an absolute file: URL.`,
-    );
-  }
+  const leftBehind = storeLeftBehind(config.store.url, baseDir, { dir: process.cwd(), name: 'the working directory' });
+  if (leftBehind) log(`collector: warning: ${leftBehind}`);
   const store = await openStore({ url: config.store.url, cwd: baseDir });
   if (!args.values['no-migrate']) await store.migrate();
   const collector = new Collector({ config, store, createSource, log });

@@ -5,8 +5,8 @@ export async function register(): Promise<void> {
   // from the edge build even in `next dev`, which does not minify: the store's Node-only
   // modules (better-sqlite3, fs) cannot be bundled for edge.
   if (process.env.NEXT_RUNTIME === 'nodejs') {
-    const { runtime } = await import('./server/runtime');
-    const { parseStoreUrl, redactUrl } = await import('@lockscope/store');
+    const { findRepoRoot, runtime } = await import('./server/runtime');
+    const { parseStoreUrl, redactUrl, storeLeftBehind } = await import('@lockscope/store');
     const { config, baseDir } = runtime();
     // The resolved file for SQLite, the URL without its password for PostgreSQL; a URL
     // that does not parse is reported by the first request that opens the store.
@@ -17,5 +17,8 @@ export async function register(): Promise<void> {
       store = redactUrl(config.store.url);
     }
     console.log(`lockscope dashboard: store ${store}`);
+    // Earlier dashboards resolved a relative file: URL against the repository root.
+    const leftBehind = storeLeftBehind(config.store.url, baseDir, { dir: findRepoRoot(process.cwd()), name: 'the repository root' });
+    if (leftBehind) console.warn(`lockscope dashboard: warning: ${leftBehind}`);
   }
 }

@@ -2,7 +2,7 @@
 // imports the store from here, never @prisma/client or generated paths.
 export { openStore, type Store, type StoreClient, type OpenStoreOptions } from './store.js';
 export { migrate, readMigrations, findMigrationsDir, type MigrateResult, type MigrateOptions, type MigrationFile } from './migrate.js';
-export { parseStoreUrl, redactUrl, DEFAULT_STORE_URL, type StoreProvider, type ParsedStoreUrl } from './url.js';
+export { parseStoreUrl, redactUrl, storeLeftBehind, DEFAULT_STORE_URL, type StoreProvider, type ParsedStoreUrl } from './url.js';
 export { MAX_PARAMS_PER_STATEMENT } from './write-batch.js';
 export { lockRowOf, trackerStateOfRow } from './lock-row.js';
 export type { PurgeOptions } from './read.js';

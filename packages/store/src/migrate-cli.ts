@@ -4,7 +4,7 @@
 // URL resolves beside the config file (else in INIT_CWD), as for every app.
 import { isLockscopeError, loadConfig } from '@lockscope/core';
 import { migrate } from './migrate.js';
-import { redactUrl } from './url.js';
+import { redactUrl, storeLeftBehind } from './url.js';
 
 async function main(): Promise<number> {
   const cwd = process.env.INIT_CWD ?? process.cwd();
@@ -13,6 +13,8 @@ async function main(): Promise<number> {
   const url = config.store.url;
   const from = env.DATABASE_URL ? 'DATABASE_URL' : (path ?? 'default');
   console.log(`Migrating ${redactUrl(url)} (from ${from})`);
+  const leftBehind = storeLeftBehind(url, baseDir, { dir: cwd, name: 'the directory npm was started from' });
+  if (leftBehind) console.warn(`warning: ${leftBehind}`);
   const result = await migrate(url, { cwd: baseDir });
   for (const name of result.applied) console.log(`  applied  ${name}`);
   for (const name of result.alreadyApplied) console.log(`  present  ${name}`);

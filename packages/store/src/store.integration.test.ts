@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -604,6 +604,14 @@ describe('npm run db:migrate and a config file elsewhere', () => {
       expect(run.stdout).toContain(`from ${join(dir, 'conf', 'lockscope.yaml')}`);
       expect(existsSync(join(dir, 'conf', 'rel.db'))).toBe(true);
       expect(existsSync(join(dir, 'rel.db'))).toBe(false);
+      expect(run.stderr).not.toContain('warning');
+
+      // A store where earlier versions put it (npm's start directory) is named, and left alone.
+      writeFileSync(join(dir, 'rel.db'), '');
+      const again = await runMigrateCli({ INIT_CWD: dir, LOCKSCOPE_CONFIG: 'conf/lockscope.yaml' });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain(`an existing store at ${join(dir, 'rel.db')} (the directory npm was started from) is not opened`);
+      expect(statSync(join(dir, 'rel.db')).size).toBe(0);
 
       const missing = await runMigrateCli({ INIT_CWD: dir, LOCKSCOPE_CONFIG: 'nowhere.yaml' });
       expect(missing.code).toBe(2);

@@ -1,6 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isLockscopeError } from '@lockscope/core';
-import { describe, expect, it } from 'vitest';
-import { parseStoreUrl, redactUrl } from './url.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseStoreUrl, redactUrl, storeLeftBehind } from './url.js';
 
 describe('parseStoreUrl', () => {
   it('resolves relative file: URLs against the given directory', () => {
@@ -39,5 +42,29 @@ describe('redactUrl', () => {
     expect(redactUrl('postgresql://a:b@h:1/d?sslmode=require')).toBe('postgresql://a:***@h:1/d?sslmode=require');
     expect(redactUrl('postgresql://a@h/d')).toBe('postgresql://a@h/d');
     expect(redactUrl('not a url //user:pw@host')).toBe('not a url //user:***@host');
+  });
+});
+
+describe('storeLeftBehind', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lockscope-left-behind-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'conf'));
+  const old = { dir, name: 'the working directory' };
+
+  it('names a store that exists where a relative URL used to resolve, whether or not one exists at the new place', () => {
+    expect(storeLeftBehind('file:./a.db', join(dir, 'conf'), old)).toBeNull();
+    writeFileSync(join(dir, 'a.db'), '');
+    const first = storeLeftBehind('file:./a.db', join(dir, 'conf'), old);
+    expect(first).toContain(`an existing store at ${join(dir, 'a.db')} (the working directory) is not opened`);
+    writeFileSync(join(dir, 'conf', 'a.db'), '');
+    expect(storeLeftBehind('file:./a.db', join(dir, 'conf'), old)).toBe(first);
+  });
+
+  it('says nothing for an absolute path, the same directory, PostgreSQL or a bad URL', () => {
+    writeFileSync(join(dir, 'b.db'), '');
+    expect(storeLeftBehind(`file:${join(dir, 'b.db')}`, join(dir, 'conf'), old)).toBeNull();
+    expect(storeLeftBehind('file:./b.db', dir, old)).toBeNull();
+    expect(storeLeftBehind('postgresql://u:p@h/d', join(dir, 'conf'), old)).toBeNull();
+    expect(storeLeftBehind('file:', join(dir, 'conf'), old)).toBeNull();
   });
 });

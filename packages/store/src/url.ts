@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LockscopeError } from '@lockscope/core';
 
@@ -56,6 +57,29 @@ export function parseStoreUrl(url: string, cwd: string = process.cwd()): ParsedS
   throw new LockscopeError(
     'STORE_UNAVAILABLE',
     `store URL "${redactUrl(trimmed)}" is not supported. Use a SQLite file (${DEFAULT_STORE_URL}) or postgresql://user:password@host:5432/database (store.url in lockscope.yaml or DATABASE_URL).`,
+  );
+}
+
+/**
+ * Earlier versions resolved a relative file: URL elsewhere (the collector against its
+ * working directory, the dashboard against the repository root). A store left there is
+ * not opened any more: the sentence to log while one exists, else null. It is checked at
+ * every start, not only while nothing is at the new place, because the first start
+ * creates an empty store there.
+ */
+export function storeLeftBehind(url: string, baseDir: string, previous: { dir: string; name: string }): string | null {
+  let now: ParsedStoreUrl;
+  let before: ParsedStoreUrl;
+  try {
+    now = parseStoreUrl(url, baseDir);
+    before = parseStoreUrl(url, previous.dir);
+  } catch {
+    return null; // a bad URL: opening the store says what is wrong with it
+  }
+  if (now.provider !== 'sqlite' || before.provider !== 'sqlite' || now.path === before.path || !existsSync(before.path)) return null;
+  return (
+    `store.url ${JSON.stringify(url)} now resolves beside the config file (${baseDir}), as every Lockscope app resolves it; ` +
+    `an existing store at ${before.path} (${previous.name}) is not opened. Move it there or give an absolute file: URL.`
   );
 }
 
