@@ -50,6 +50,8 @@ interface TrackedLock {
   expKey: string;
   /** Builds this lock's live row at flush time (one closure per lock, not per change). */
   buildRow: () => LockRow;
+  /** Restored from the store and not yet seen by this process's source (see Collector.syncedSources). */
+  awaitingSync: boolean;
 }
 
 /** A changed minute rollup is written within this long. */
@@ -94,6 +96,13 @@ export class Collector {
   private readonly pendingChecks = new Set<Promise<void>>();
   private readonly heldCount = new Map<string, number>();
   private readonly lockCount = new Map<string, number>();
+  /**
+   * Sources that have delivered their first full view since this process started. Until then
+   * a restored lock's deadlines wait: a hold that ended while the collector was down would
+   * otherwise be judged by the clock alone and stored as `expired` at its predicted expiry,
+   * with a false lease_expired, when the resync would have said its end is simply unknown.
+   */
+  private readonly syncedSources = new Set<string>();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -154,7 +163,7 @@ export class Collector {
               );
             }
             this.lockCount.set(source.name, (this.lockCount.get(source.name) ?? 0) + 1);
-            this.scheduleTimers(entry);
+            entry.awaitingSync = true;
           } catch (error) {
             this.log(`collector: ignoring unreadable saved state for lock ${JSON.stringify(row.name)}: ${(error as Error).message}`);
           }
@@ -162,6 +171,7 @@ export class Collector {
         this.metrics.sourceUp.set({ source: source.name }, 0);
         try {
           await source.watch({ sink: this.sinkFor(source.name), resumeRevision: saved?.resumeRevision ?? null });
+          this.markSynced(source.name);
         } catch (error) {
           // A source that cannot start yet keeps retrying inside; the agent stays up.
           this.log(`collector: source ${source.name} is not watching yet: ${(error as Error).message}`);
@@ -229,7 +239,11 @@ export class Collector {
     return {
       observe: (obs) => this.onObservation(obs),
       resynced: (source, liveKeysHex, at) => this.onResynced(source, liveKeysHex, at),
-      progress: (source, revision) => this.batcher.setResumeRevision(source, revision),
+      progress: (source, revision) => {
+        this.batcher.setResumeRevision(source, revision);
+        // Everything up to a revision has been delivered: replay after a resume is done.
+        this.markSynced(source);
+      },
       health: (h) => this.onHealth(sourceName, h),
     };
   }
@@ -246,6 +260,11 @@ export class Collector {
       }
       entry.observedAt = obs.at;
       this.run(entry, (t) => t.apply(obs));
+      if (entry.awaitingSync) {
+        // Seen by this process: its deadlines are its own again.
+        entry.awaitingSync = false;
+        this.scheduleTimers(entry);
+      }
     } catch (error) {
       // One malformed observation must never take the agent down.
       this.log(`collector: dropped an observation for ${JSON.stringify(displayKey(obs.key))} on ${obs.source}: ${(error as Error).stack ?? error}`);
@@ -267,6 +286,7 @@ export class Collector {
       expAt: null,
       nearKey: `${tracker.lockId}|near`,
       expKey: `${tracker.lockId}|exp`,
+      awaitingSync: false,
       buildRow: () => lockRowOf(entry.tracker, this.now()),
     };
     this.locks.set(tracker.lockId, entry);
@@ -293,6 +313,18 @@ export class Collector {
       if (entry.tracker.hold && !liveKeysHex.has(entry.tracker.keyHex)) {
         this.run(entry, (t) => t.end(at, 'unknown'));
       }
+    }
+    this.markSynced(source);
+  }
+
+  /** The source has delivered a full view: restored locks still held get their deadlines. */
+  private markSynced(source: string): void {
+    if (this.syncedSources.has(source)) return;
+    this.syncedSources.add(source);
+    for (const entry of this.locks.values()) {
+      if (entry.source !== source || !entry.awaitingSync) continue;
+      entry.awaitingSync = false;
+      this.scheduleTimers(entry);
     }
   }
 
@@ -414,6 +446,7 @@ export class Collector {
   }
 
   private scheduleTimers(entry: TrackedLock): void {
+    if (entry.awaitingSync) return;
     const near = entry.tracker.nextNearExpiryAt();
     const expiresAt = entry.tracker.expiresAt();
     // A little after the predicted expiry, so a backend that expires on time has done so.
