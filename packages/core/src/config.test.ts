@@ -87,6 +87,9 @@ alerts: { nearExpiryRatio: 0.8, slowAcquisitionP95Ms: 50, webhooks: [] }
     expect(errorOf(() => parseConfig('alerts: { slowAcquisitionP95Ms: 1e308, highContentionWaiters: 1e12 }\n'))).toMatch(
       /alerts\.slowAcquisitionP95Ms \(line 1\): a number from 0\.001 to 86400000\n {2}alerts\.highContentionWaiters \(line 1\): a number from 1 to 1000000/,
     );
+    expect(errorOf(() => parseConfig('collector: { storeStallAfter: 1e308, maxBufferedRows: 1e300 }\n'))).toMatch(
+      /collector\.maxBufferedRows \(line 1\): a number from 1000 to 100000000[\s\S]*collector\.storeStallAfter \(line 1\): a duration from 1s to 1d|collector\.storeStallAfter \(line 1\): a duration from 1s to 1d[\s\S]*collector\.maxBufferedRows \(line 1\): a number from 1000 to 100000000/,
+    );
     const config = parseConfig('collector: { flushInterval: 250ms, retention: 30d }\nalerts: { sourceDownAfter: 1.5m }\n');
     expect(config.collector.flushInterval).toBe(250);
     expect(config.collector.retention).toBe(30 * 86_400_000);
