@@ -5,7 +5,7 @@ import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { cliEnv } from '../../cli-env.js';
 import { confirmOnTerminal } from '../../confirm.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
-import { findLockByName } from '../../find-lock.js';
+import { loadSourcesBundle } from '../../load-backends.js';
 import type { LockctlConfig } from '../../lockctl-config.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { recordAudit, type AuditDelivery } from '../../record-audit.js';
@@ -67,6 +67,7 @@ ${EXIT_CODES_HELP}`;
     const sources = await openSources(loaded, [flags.source]);
     const source = sources[0]!; // selectSources returns exactly the one named, or throws
     try {
+      const { findLockByName } = await loadSourcesBundle();
       const found = await findLockByName(source, args.name);
       if (!found) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source}; run \`lockctl ls --source ${flags.source}\` to see the names.`);
       const lock = found.lock;

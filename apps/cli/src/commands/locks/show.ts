@@ -3,7 +3,7 @@ import { LockscopeError } from '@lockscope/core';
 import type { StoredAudit } from '@lockscope/store';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
-import { findLockByName } from '../../find-lock.js';
+import { loadSourcesBundle } from '../../load-backends.js';
 import { readLockHistory, type HistoryHold } from '../../lock-history.js';
 import { toLockRow, type LockRow, type WaiterRow } from '../../lock-row.js';
 import { openSources, stopAll } from '../../open-sources.js';
@@ -51,6 +51,7 @@ ${EXIT_CODES_HELP}`;
     const storeOpening = tryOpenStore(loaded);
     let result: ShowResult;
     try {
+      const { findLockByName } = await loadSourcesBundle();
       const answers = await Promise.allSettled(sources.map(async (s) => (await findLockByName(s, args.name))?.lock ?? null));
       const now = Date.now();
       const locks: LockRow[] = [];

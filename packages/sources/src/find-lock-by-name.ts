@@ -1,6 +1,5 @@
 import { hexName, keysForName, LockscopeError, parseHexName, toHex, type LiveLock } from '@lockscope/core';
-import type { LockSource } from '@lockscope/sources';
-import { quoteForTerminal as q } from './terminal-quote.js';
+import type { LockSource } from './source.js';
 
 export interface FoundLock {
   lock: LiveLock;
@@ -12,7 +11,9 @@ export interface FoundLock {
  * The one lock `name` means on `source`. A name with \xNN escapes, or a `hex:` form, can
  * stand for several keys (byte 0xFF and the text `\xff` display the same); each is read by
  * its exact form, and when more than one exists the person is asked to pick with the exact
- * form: a force-release must never guess.
+ * form: a force-release must never guess. Whatever lets a person pick a lock by name
+ * (lockctl show and release, any force-release flow) should look it up here; the message
+ * is plain text, quoted by whoever prints it.
  */
 export async function findLockByName(source: LockSource, name: string): Promise<FoundLock | null> {
   const keys = keysForName(name);
@@ -31,12 +32,12 @@ function ambiguousName(source: string, name: string, locks: LiveLock[]): Locksco
   const exact = parseHexName(name);
   const lines = locks.map((lock) => {
     const hex = toHex(lock.key);
-    const what = hex === typed ? `the text ${q(name)} as typed` : exact && toHex(exact) === hex ? 'the bytes of the hex form' : 'raw bytes where the name shows \\xNN';
+    const what = hex === typed ? `the text ${name} as typed` : exact && toHex(exact) === hex ? 'the bytes of the hex form' : 'raw bytes where the name shows \\xNN';
     return `  ${hexName(lock.key)}  (${what})`;
   });
   return new LockscopeError(
     'BAD_REQUEST',
-    `${q(name)} on ${q(source)} names ${locks.length} different keys that display the same; nothing was done. Name one by its exact form:\n${lines.join('\n')}`,
+    `${name} on ${source} names ${locks.length} different keys that display the same; nothing was done. Name one by its exact form:\n${lines.join('\n')}`,
     { details: { source, name, candidates: locks.map((l) => hexName(l.key)) } },
   );
 }
