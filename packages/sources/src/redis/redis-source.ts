@@ -223,7 +223,9 @@ class RedisLockSource implements LockSource {
     const sub = this.subscriber();
     await this.readVersion(cmd);
     try {
-      this.state.notifications = await ensureNotifications(cmd, sub, this.notificationContext);
+      const notifications = await ensureNotifications(cmd, sub, this.notificationContext);
+      // A second resync of the same reconnect (both clients emit 'ready') finds them on: still ours.
+      if (!(notifications === 'on' && this.state.notifications === 'enabled-by-lockscope')) this.state.notifications = notifications;
     } catch (error) {
       if (isLockscopeError(error) && error.code === 'SOURCE_MISCONFIGURED') {
         this.state.notifications = 'off';
