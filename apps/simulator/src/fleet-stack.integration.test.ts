@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
+import { freePort, startChild, writeFleetConfig, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { parseRefusalLine } from './fencing-resource.js';
 import { bins, cleanEnv, lockctl, requireBuilt, type LsRow } from './fleet-test-support.js';
@@ -20,19 +20,8 @@ describe('the simulated fleet through the collector and lockctl', () => {
       throw error;
     });
     const dir = mkdtempSync(join(tmpdir(), 'lockscope-fleet-'));
-    const configPath = join(dir, 'lockscope.yaml');
     const listen = `127.0.0.1:${await freePort()}`;
-    writeFileSync(
-      configPath,
-      [
-        `store: { url: ${JSON.stringify(`file:${join(dir, 'lockscope.db')}`)} }`,
-        'sources:',
-        `  - { name: etcd-sim, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/locks/"] }`,
-        `  - { name: redis-sim, kind: redis, url: ${JSON.stringify(redis.url)}, patterns: ["lock:*"] }`,
-        `collector: { listen: ${JSON.stringify(listen)}, flushInterval: 100ms }`,
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeFleetConfig({ dir, etcdEndpoints: etcd.endpoints, redisUrl: redis.url, listen });
     let collector: Child | null = null;
     let simulator: Child | null = null;
     try {
