@@ -1,4 +1,4 @@
-import type { StoreClient } from './store.js';
+import type { StoreClient } from './store-client.js';
 
 /** A completed `lockctl release` (audit action force_release, result released). */
 export interface ForceReleaseAudit {

@@ -11,4 +11,21 @@ export type * from './types.js';
 // Model types of the generated client (identical for both providers), for typed reads.
 export type { Source, Lock, Hold, Event, Rollup, Alert, Delivery, AuditRecord, Prisma } from './generated/postgresql/client/client.js';
 export * from './queries/index.js';
-export { ackAlert, silenceAlert, listAlerts, listDeliveries, alertView, parseAlertId, type AlertView, type ListAlertsOptions, type AckAlertInput, type SilenceAlertInput } from './alerts-repo.js';
+export {
+  ackAlert,
+  silenceAlert,
+  listAlerts,
+  listDeliveries,
+  alertView,
+  parseAlertId,
+  loadFiringAlerts,
+  openAlert,
+  resolveAlert,
+  recordDelivery,
+  type AlertView,
+  type ListAlertsOptions,
+  type AckAlertInput,
+  type SilenceAlertInput,
+  type OpenAlertInput,
+  type DeliveryInput,
+} from './alerts-repo.js';

@@ -1,5 +1,5 @@
 import { LockscopeError } from '@lockscope/core';
-import type { StoreClient } from './store.js';
+import type { StoreClient } from './store-client.js';
 import { storeUnavailable } from './store-error.js';
 import { ms, optMs, optText, text, toBytes, toNumber, toOptNumber } from './sql-values.js';
 import type { ParsedStoreUrl } from './url.js';

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PrismaClient } from './generated/postgresql/client/client.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, enableWal } from './sqlite-wal.js';
 import { driverMessage, storeUnavailable } from './store-error.js';
+import type { StoreClient } from './store-client.js';
 import { listForceReleases, markForceReleased, type ForceReleaseAudit } from './force-release-repo.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 import { writeBatch } from './write-batch.js';
@@ -21,16 +21,7 @@ import type {
   WriteBatchResult,
 } from './types.js';
 
-/**
- * The typed Prisma client. Both generated clients (sqlite, postgresql) come
- * from the same schema and have the same model API; the PostgreSQL client's
- * type stands for both, and the SQLite client is cast to it in openStore.
- * Provider-specific SQL (raw queries) must check `store.provider`.
- * On SQLite, queries made directly on this client in the process that also
- * calls writeBatch can land inside an open batch transaction (the adapter
- * shares one connection); use the Store methods or store.serialized() there.
- */
-export type StoreClient = PrismaClient;
+export type { StoreClient } from './store-client.js';
 
 export interface OpenStoreOptions {
   url: string;

@@ -1,6 +1,6 @@
 import { Sql, type RawValue } from '@prisma/client/runtime/client';
 import { LockscopeError } from '@lockscope/core';
-import type { StoreClient } from './store.js';
+import type { StoreClient } from './store-client.js';
 import { storeUnavailable } from './store-error.js';
 import { float, int, ms, optBytes, optFloat, optInt, optMs, optText, text } from './sql-values.js';
 import type { ParsedStoreUrl } from './url.js';

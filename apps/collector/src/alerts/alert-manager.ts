@@ -13,7 +13,7 @@ import {
   type RestoredHold,
   type SourceHealthInput,
 } from '@lockscope/core';
-import type { Alert, Store, StoreClient } from '@lockscope/store';
+import { loadFiringAlerts, openAlert, resolveAlert, type Alert, type Store } from '@lockscope/store';
 import type { AlertNotification } from './payloads.js';
 import { WebhookDelivery, type DeliveryOptions } from './webhook-delivery.js';
 
@@ -131,7 +131,7 @@ export class AlertManager {
    */
   private async loadOpen(attempt: number): Promise<void> {
     try {
-      const open = await this.store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
+      const open = await loadFiringAlerts(this.store);
       this.engine.restoreOpen(
         open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
         this.now(),
@@ -362,58 +362,26 @@ export class AlertManager {
     this.delivery.enqueue(notificationOf(change.t, null, change.t.kind === 'resolve' ? change.t.message : null));
   }
 
-  /**
-   * Store writes go through store.serialized: on SQLite the collector's batch
-   * transactions share the one connection, and a write outside the turn order
-   * could land inside (and roll back with) a batch.
-   */
+  /** The store's alert repository takes the store's turn (safe beside the collector's batch writes on SQLite). */
   private async writeOpen(change: PendingChange): Promise<void> {
     const { t } = change;
-    const row = await this.store.serialized((prisma) => this.insertOpen(prisma, t));
-    if (row && !change.paged && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
-  }
-
-  /** The new row, or null when the alert was already open in the store. */
-  private async insertOpen(prisma: StoreClient, t: AlertTransition): Promise<Alert | null> {
-    // A silence set on an earlier alert of the same rule and lock still holds for this one.
-    const silenced = await prisma.alert.findFirst({
-      where: { rule: t.rule, source: t.source, lockId: t.lockId, silencedUntil: { gt: epochMs(t.at) } },
-      orderBy: { silencedUntil: 'desc' },
-      select: { silencedUntil: true },
+    const row = await openAlert(this.store, {
+      rule: t.rule,
+      lockId: t.lockId,
+      source: t.source,
+      lockName: t.lockName,
+      startedAt: t.at,
+      value: t.value,
+      threshold: t.threshold,
+      message: t.message,
+      openKey: t.key,
     });
-    try {
-      return await prisma.alert.create({
-        data: {
-          rule: t.rule,
-          lockId: t.lockId,
-          source: t.source,
-          lockName: t.lockName,
-          state: 'firing',
-          startedAt: epochMs(t.at),
-          value: t.value,
-          threshold: t.threshold,
-          message: t.message,
-          openKey: t.key,
-          silencedUntil: silenced?.silencedUntil ?? null,
-        },
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'P2002') throw error;
-      // Already open in the store (another collector or run opened it): deduplicated, no second page.
-      return null;
-    }
+    if (row && !change.paged && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
   }
 
   private async writeResolve(change: PendingChange): Promise<void> {
     const { t } = change;
-    const row = await this.store.serialized(async (prisma) => {
-      const open = await prisma.alert.findUnique({ where: { openKey: t.key } });
-      if (!open) return null;
-      return prisma.alert.update({
-        where: { id: open.id },
-        data: { state: 'resolved', resolvedAt: epochMs(t.at), openKey: null },
-      });
-    });
+    const row = await resolveAlert(this.store, t.key, t.at);
     if (row && !change.paged && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
   }
 
@@ -465,10 +433,6 @@ export function setOpenAlertsGauge(gauge: OpenAlertsGauge, counts: Map<AlertRule
   for (const rule of ALERT_RULES) gauge.set({ rule }, counts.get(rule) ?? 0);
 }
 
-/** Store columns are whole epoch ms; BigInt() refuses fractions. */
-function epochMs(ms: number): bigint {
-  return BigInt(Math.round(ms));
-}
 
 function notificationOf(t: AlertTransition, row: Alert | null, resolution: string | null): AlertNotification {
   return {
