@@ -6,3 +6,4 @@ export { startEtcd, type EtcdServer, type EtcdMember, type StartEtcdOptions } fr
 export { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 export { createTestDatabase, testPostgresAdminUrl, type TestDatabase } from './postgres.js';
 export { launchChromium, withPage } from './browser.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
