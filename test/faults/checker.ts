@@ -20,7 +20,16 @@ export interface BlindWindow {
   from: number;
   to: number;
   what: string;
+  /**
+   * How long before `from` observations may also be lost: a kill -9 loses what the
+   * collector saw but had not flushed yet. 0 when the collector saw and kept all
+   * (SIGTERM flushes; a backend outage does not touch the collector).
+   */
+  slackBeforeMs?: number;
 }
+
+/** After a window: the client's clock and the collector's health poll are not one instant. */
+const SLACK_AFTER_MS = 300;
 
 export interface CheckInput {
   fault: string;
@@ -32,8 +41,6 @@ export interface CheckInput {
   blind: BlindWindow[];
   /** lease_expired alerts raised for this source: no lease of the driver ever lapses, so each is false. */
   leaseExpiredAlerts: number;
-  /** Slack around a blind window's edges (a kill -9 also loses the last unflushed observations). */
-  slackMs?: number;
 }
 
 export interface Finding {
@@ -46,7 +53,7 @@ export interface CheckResult {
   backend: Backend;
   /** Ground-truth holds (all, including excepted). */
   truth: number;
-  /** Begun and ended while the collector was blind (Redis): not required, counted. */
+  /** Begun and ended while the collector was blind (Redis) and not stored: not required, counted. A stored one is checked. */
   excepted: number;
   /** Stored holds on the driver's locks. */
   stored: number;
@@ -94,25 +101,25 @@ function describeStored(s: StoredHold): string {
  * collector could not see (inside a blind window) can only be `unknown` with
  * `approximate` set; near a window's edge either is right.
  */
-export function acceptableEnds(hold: TruthHold, blind: BlindWindow[], slackMs: number): Set<string> {
+export function acceptableEnds(hold: TruthHold, blind: BlindWindow[]): Set<string> {
   if (hold.end === 'gone') return new Set(['unknown']);
   if (hold.end === 'open') return new Set(['held']);
   if (hold.backend === 'etcd') return new Set(['released']);
   const at = hold.endedAt!;
   for (const w of blind) {
-    if (at > w.from + slackMs && at < w.to - slackMs) return new Set(['unknown']);
-    if (at >= w.from - slackMs && at <= w.to + slackMs) return new Set(['released', 'unknown']);
+    const before = w.slackBeforeMs ?? 0;
+    if (at > w.from + before && at < w.to - SLACK_AFTER_MS) return new Set(['unknown']);
+    if (at >= w.from - before && at <= w.to + SLACK_AFTER_MS) return new Set(['released', 'unknown']);
   }
   return new Set(['released']);
 }
 
-function isExcepted(hold: TruthHold, blind: BlindWindow[], slackMs: number): boolean {
+function isExcepted(hold: TruthHold, blind: BlindWindow[]): boolean {
   if (hold.backend !== 'redis') return false;
-  return blind.some((w) => hold.acquiredAt >= w.from - slackMs && (hold.endedAt ?? Infinity) <= w.to + slackMs);
+  return blind.some((w) => hold.acquiredAt >= w.from - (w.slackBeforeMs ?? 0) && (hold.endedAt ?? Infinity) <= w.to + SLACK_AFTER_MS);
 }
 
 export function checkHolds(input: CheckInput): CheckResult {
-  const slackMs = input.slackMs ?? 1_000;
   const key = (lock: string, holder: string | null) => `${lock}\u0000${holder ?? ''}`;
   const storedBy = new Map<string, StoredHold[]>();
   for (const s of input.stored) {
@@ -158,10 +165,10 @@ export function checkHolds(input: CheckInput): CheckResult {
       if (row) paired.add(row);
       return row;
     };
-    if (isExcepted(hold, input.blind, slackMs)) {
+    if (isExcepted(hold, input.blind) && rows.length === 0) {
       result.excepted++;
       // Seen in part after all: its unread row is this hold, not an invented one.
-      if (rows.length === 0) stand();
+      stand();
       continue;
     }
     if (rows.length === 0) {
@@ -185,7 +192,7 @@ export function checkHolds(input: CheckInput): CheckResult {
       result.wrongHolder++;
       note('wrongHolder', describeTruth(hold), `stored token ${row.token ?? '(none)'}`);
     }
-    const ok = acceptableEnds(hold, input.blind, slackMs);
+    const ok = acceptableEnds(hold, input.blind);
     // An end the collector did not see is only honest when marked approximate.
     const honest = row.endReason !== 'unknown' || row.approximate;
     if (!ok.has(row.endReason) || !honest) {

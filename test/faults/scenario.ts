@@ -15,7 +15,7 @@ export const REDIS_SOURCE = 'redis-f';
 const SOURCES = [ETCD_SOURCE, REDIS_SOURCE];
 
 /** Load per backend, as the issue sets it: about 200 acquisitions/s over 100 locks. */
-export const LOAD = { rate: Number(process.env.LOCKSCOPE_FAULTS_RATE ?? 200), locks: 100, holdMs: 50 };
+export const LOAD = { rate: Number(process.env.LOCKSCOPE_FAULTS_RATE ?? 200), locks: 100, holdMs: 50, longHoldEvery: 20, longHoldMs: 2_000 };
 
 export interface ScenarioContext {
   etcd: EtcdServer;
@@ -44,6 +44,8 @@ export interface ScenarioOptions {
 
 export interface ScenarioResult {
   results: CheckResult[];
+  /** Failures of the load clients themselves (not explained by the fault). */
+  clientErrors: string[];
   notes: string[];
   seconds: number;
 }
@@ -112,6 +114,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const loadS = (Date.now() - loadFrom) / 1000;
     for (const d of [ctx.drivers.etcd, ctx.drivers.redis]) {
       notes.push(`${d.backend} load: ${JSON.stringify(d.stats)} over ${loadS.toFixed(1)} s (${(d.stats.attempts / loadS).toFixed(0)} attempts/s)`);
+      if (d.errors.length > 0) notes.push(`${d.backend} client errors (${d.errors.length}): ${d.errors.slice(0, 3).join('; ')}`);
     }
 
     // Let the collector write what it saw: until the store has a hold for every ground-truth
@@ -151,7 +154,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     }
     const health = await ctx.collector.health();
     notes.push(`collector at the end: /healthz ${health ? `${health.status} ${JSON.stringify(health.sources)}` : 'unreachable'}, RSS ${ctx.collector.rssMb()?.toFixed(0)} MB`);
-    return { results, notes, seconds: (Date.now() - started) / 1000 };
+    return { results, clientErrors: [...ctx.drivers.etcd.errors, ...ctx.drivers.redis.errors], notes, seconds: (Date.now() - started) / 1000 };
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
