@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLockscopeError, loadConfig } from '@lockscope/core';
 import { openStore, storeLeftBehind } from '@lockscope/store';
@@ -45,7 +46,8 @@ async function main(): Promise<number> {
   if (leftBehind) log(`collector: warning: ${leftBehind}`);
   const store = await openStore({ url: config.store.url, cwd: baseDir });
   if (!args.values['no-migrate']) await store.migrate();
-  const collector = new Collector({ config, store, createSource, log });
+  const spillDir = resolve(baseDir, config.collector.spillDir);
+  const collector = new Collector({ config, store, createSource, log, spillDir });
   const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health());
   log(`collector: serving ${http.url}/healthz and ${http.url}/metrics`);
 

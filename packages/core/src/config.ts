@@ -102,8 +102,14 @@ export const configSchema = z.strictObject({
       // view of a lock fresh; under load flushes run back to back anyway (see Batcher).
       flushInterval: duration.default(50),
       retention: duration.default(7 * 24 * 3_600_000),
+      // While the store is down: rows kept in memory before the rest goes to spillDir (on
+      // local disk, beside the config unless absolute), and how long without a commit
+      // before /healthz says the store is stalled.
+      maxBufferedRows: z.number().int().min(1_000).default(200_000),
+      spillDir: z.string().min(1).default('.lockscope/spill'),
+      storeStallAfter: duration.default(30_000),
     })
-    .default({ listen: '127.0.0.1:9464', flushInterval: 50, retention: 7 * 24 * 3_600_000 }),
+    .default({ listen: '127.0.0.1:9464', flushInterval: 50, retention: 7 * 24 * 3_600_000, maxBufferedRows: 200_000, spillDir: '.lockscope/spill', storeStallAfter: 30_000 }),
   dashboard: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(3000) })
     .default({ host: '127.0.0.1', port: 3000 }),
