@@ -182,12 +182,15 @@ export async function etcdClient(endpoints: string[]): Promise<LockClient> {
         return undefined;
       }
     },
+    // Nobody else deletes these keys and the session lease outlives the run, so a failed
+    // compare means an earlier attempt of ours (or etcd3's own retry of this one, whose
+    // first reply was lost in a leader change) already deleted it: released either way.
     async release(key, hold) {
-      const result = await client
+      await client
         .if(key, 'Create', '==', hold.token!)
         .then(client.delete().key(key))
         .commit();
-      return result.succeeded;
+      return true;
     },
     async close() {
       await lease.revoke().catch(() => undefined);
@@ -267,8 +270,14 @@ export class LoadDriver {
         this.stats.refused++;
         return;
       }
-      // The reply was lost: ask whether it took the lock; if that cannot be told, it stays ambiguous.
+      // The reply was lost: ask whether it took the lock (for up to 15 s while the backend
+      // recovers); if that cannot be told, it stays ambiguous.
+      const askUntil = Date.now() + 15_000;
       acquired = await this.client.holds(key, holder);
+      while (acquired === undefined && this.backend === 'etcd' && Date.now() < askUntil) {
+        await new Promise((r) => setTimeout(r, 250));
+        acquired = await this.client.holds(key, holder);
+      }
       if (acquired === undefined) {
         this.stats.ambiguous++;
         this.ambiguous.push({ backend: this.backend, lock: key, holder, at: Date.now(), error: (error as Error).message });
