@@ -26,13 +26,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     for (const socket of open) socket.destroy();
     open.clear();
   };
-  const server = createServer((client) => {
+  // Half-open on both legs so that one side's FIN travels through and replies still flow back.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
     if (isCut) {
       // Accepting and resetting reads to the client as "connection reset", as a dead host behind a balancer does.
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    const upstream = connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
     open.add(client);
     open.add(upstream);
     const end = () => {
