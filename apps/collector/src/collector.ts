@@ -14,6 +14,7 @@ import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics, type LockCounts } from './metrics.js';
 import { SpillDir } from './spill.js';
+import { ForceReleaseFollower } from './force-release-follower.js';
 import { workerWriter, type BatchWriter } from './store-writer.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -94,6 +95,7 @@ export class Collector {
   private readonly batcher: Batcher;
   private readonly writer: BatchWriter;
   private readonly spill: SpillDir | null;
+  private readonly forceReleases: ForceReleaseFollower;
   private readonly timers: TimerQueue;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -124,6 +126,7 @@ export class Collector {
       alertBacklog: this.alerts.backlogSize(),
     });
     this.spill = options.spillDir ? new SpillDir(options.spillDir) : null;
+    this.forceReleases = new ForceReleaseFollower(options.store, this.now, this.log);
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
     // The store as opened (a relative file: URL resolved beside the config), not the
     // config's text: the worker thread would resolve it against the working directory.
@@ -203,6 +206,7 @@ export class Collector {
         }
       }),
     );
+    this.forceReleases.start();
     this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_TICK_MS);
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
     this.rollupTimer.unref();
@@ -216,6 +220,7 @@ export class Collector {
     this.stopping = true;
     const deadline = this.now() + deadlineMs;
     this.timers.stop();
+    await this.forceReleases.stop();
     if (this.rollupTimer) clearInterval(this.rollupTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await withDeadline(Promise.allSettled([...this.sources.values()].map((s) => s.stop())), Math.max(100, (deadline - this.now()) / 2));
