@@ -38,6 +38,12 @@ describe('the fault checker', () => {
     expect(checkHolds({ ...base, blind, truth: [hold], stored: [stored({ endReason: 'unknown', approximate: true })] }).wrongEnd).toBe(0);
   });
 
+  it('wants a hold lockctl took from its holder stored force_released', () => {
+    const hold = truth({ end: 'force_released' });
+    expect(checkHolds({ ...base, truth: [hold], stored: [stored({ endReason: 'released' })] }).wrongEnd).toBe(1);
+    expect(checkHolds({ ...base, truth: [hold], stored: [stored({ endReason: 'force_released' })] }).wrongEnd).toBe(0);
+  });
+
   it('excepts Redis holds begun and ended while blind, but not etcd ones', () => {
     const blind = [{ from: T0 - 10_000, to: T0 + 10_000, what: 'collector down' }];
     const r = checkHolds({ ...base, blind, truth: [truth({})], stored: [] });

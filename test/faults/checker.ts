@@ -103,6 +103,7 @@ function describeStored(s: StoredHold): string {
  */
 export function acceptableEnds(hold: TruthHold, blind: BlindWindow[]): Set<string> {
   if (hold.end === 'gone') return new Set(['unknown']);
+  if (hold.end === 'force_released') return new Set(['force_released']);
   if (hold.end === 'open') return new Set(['held']);
   if (hold.backend === 'etcd') return new Set(['released']);
   const at = hold.endedAt!;

@@ -6,9 +6,12 @@
 // alert. Redis holds begun and ended while the collector could not see Redis are
 // the only exception (counted in "excepted"; nothing can know them).
 import { writeFileSync } from 'node:fs';
+import { startChild } from '@lockscope/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from './checker.js';
 import { formatEvidence, formatTable } from './checker.js';
+import { LOCKCTL_BIN } from './collector-process.js';
+import type { LoadDriver } from './load-driver.js';
 import { ETCD_SOURCE, REDIS_SOURCE, runScenario, sleep, whenTrue, type ScenarioOptions, type ScenarioResult } from './scenario.js';
 
 /** The store outage of fault 5; the issue's 60 s unless shortened for a quick run. */
@@ -183,6 +186,43 @@ describe('fault injection under load (issue 13)', () => {
       },
     });
     expect(unhealthy, 'the Redis source reports notifications switched off').not.toBeNull();
+    expectTargets(result);
+  });
+
+  it('7. lockctl release of held locks under load (stored force_released)', async () => {
+    let forced = 0;
+    const result = await run({
+      fault: '7 lockctl release',
+      afterS: 5,
+      async inject(ctx) {
+        const attempts: string[] = [];
+        // Holds that stay put for lockctl (a few seconds to start on a loaded machine), three per backend.
+        for (let i = 0; i < 3; i++) {
+          await Promise.all(
+            ([['etcd', ETCD_SOURCE], ['redis', REDIS_SOURCE]] as const).map(async ([backend, source]) => {
+              const driver: LoadDriver = ctx.drivers[backend];
+              const hold = await driver.holdLong(i, 60_000);
+              if (!hold) return;
+              const child = startChild(
+                process.execPath,
+                [LOCKCTL_BIN, 'release', hold.lock, '--source', source, '--reason', 'fault test', '--yes', '--expect-holder', hold.holder, '--config', ctx.configPath],
+                { cwd: ctx.dir, env: { ...process.env, LOCKSCOPE_ACTOR: 'fault-suite' } },
+              );
+              const code = await child.exited;
+              attempts.push(`${backend} ${hold.lock}: exit ${code}${code === 0 ? '' : ` (${child.output().trim().split('\n').pop()})`}`);
+              if (code === 0) {
+                hold.end = 'force_released';
+                hold.endedAt = Date.now();
+                forced++;
+              }
+            }),
+          );
+        }
+        ctx.notes.push(`lockctl release: ${forced} forced of ${attempts.length} tries (${attempts.join(', ')})`);
+        return [];
+      },
+    });
+    expect(forced, 'holds lockctl force-released').toBe(6);
     expectTargets(result);
   });
 });

@@ -12,9 +12,10 @@ export type Backend = 'redis' | 'etcd';
  * How a hold ended, as its client saw it:
  * - released: the holder's compare-and-delete removed it;
  * - gone: the holder found it no longer theirs (the server lost it: Redis SHUTDOWN NOSAVE);
- * - open: still held when the run ended (the driver always releases, so a bug in the driver).
+ * - open: still held when the run ended (the driver always releases, so a bug in the driver);
+ * - force_released: `lockctl release` took it from its holder (set by the test that ran lockctl).
  */
-export type ClientEnd = 'released' | 'gone' | 'open';
+export type ClientEnd = 'released' | 'gone' | 'open' | 'force_released';
 
 export interface TruthHold {
   backend: Backend;
@@ -219,6 +220,7 @@ export class LoadDriver {
   /** Client failures other than the ones a fault explains (reported; the test fails on them). */
   readonly errors: string[] = [];
   private stopped = false;
+  private readonly wakers = new Set<() => void>();
 
   constructor(
     readonly client: LockClient,
@@ -252,15 +254,56 @@ export class LoadDriver {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const wake of [...this.wakers]) wake();
     const deadline = Date.now() + 45_000;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.client.close();
     if (this.inFlight > 0) throw new Error(`${this.backend} load driver: ${this.inFlight} holds still in flight 45 s after stop`);
   }
 
-  private async one(seq: number): Promise<void> {
-    const key = this.client.keyOf(seq % this.options.locks);
-    const holder = `${this.options.runId}-${this.backend === 'redis' ? 'r' : 'e'}${seq}`;
+  /**
+   * Takes lock `locks + index` (outside the round-robin set) and holds it until stop()
+   * or `ms`: a hold that stays put long enough for an operator's `lockctl release`.
+   * Resolves with its ground-truth record once acquired (null when it was not).
+   */
+  async holdLong(index: number, ms: number): Promise<TruthHold | null> {
+    const key = this.client.keyOf(this.options.locks + index);
+    const holder = `${this.options.runId}-${this.backend === 'redis' ? 'r' : 'e'}long${index}`;
+    let taken: (hold: TruthHold | null) => void = () => undefined;
+    const result = new Promise<TruthHold | null>((resolve) => (taken = resolve));
+    this.inFlight++;
+    this.holdOnce(key, holder, () => ms, taken)
+      .catch((error: unknown) => this.errors.push(`${this.backend}: ${(error as Error).message}`))
+      .finally(() => {
+        this.inFlight--;
+        taken(null);
+      });
+    return result;
+  }
+
+  private one(seq: number): Promise<void> {
+    const { longHoldEvery = 0, longHoldMs = 2_000 } = this.options;
+    // Knuth's multiplicative hash spreads the long holds over locks and time.
+    const long = longHoldEvery > 0 && (Math.imul(seq, 2654435761) >>> 0) < 0x1_0000_0000 / longHoldEvery;
+    return this.holdOnce(this.client.keyOf(seq % this.options.locks), `${this.options.runId}-${this.backend === 'redis' ? 'r' : 'e'}${seq}`, () =>
+      long ? longHoldMs : this.options.holdMs,
+    );
+  }
+
+  /** A wait that stop() cuts short (so that long holds do not hold up the end of a run). */
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async holdOnce(key: string, holder: string, holdMs: () => number, onAcquired?: (hold: TruthHold) => void): Promise<void> {
     this.stats.attempts++;
     let acquired: { token: string | null } | null | undefined;
     try {
@@ -291,20 +334,20 @@ export class LoadDriver {
     this.stats.acquired++;
     const hold: TruthHold = { backend: this.backend, lock: key, holder, token: acquired.token, acquiredAt: Date.now(), endedAt: null, end: 'open' };
     this.holds.push(hold);
-    const { longHoldEvery = 0, longHoldMs = 2_000 } = this.options;
-    // Knuth's multiplicative hash spreads the long holds over locks and time.
-    const long = longHoldEvery > 0 && (Math.imul(seq, 2654435761) >>> 0) < 0x1_0000_0000 / longHoldEvery;
-    await new Promise((r) => setTimeout(r, long ? longHoldMs : this.options.holdMs));
+    onAcquired?.(hold);
+    await this.wait(holdMs());
     const releaseDeadline = Date.now() + 30_000;
     for (;;) {
       try {
         const released = await this.client.release(key, hold);
+        if (hold.end === 'force_released') return;
         hold.endedAt = Date.now();
         hold.end = released ? 'released' : 'gone';
         return;
       } catch (error) {
         this.stats.releaseErrors++;
         // Redis lost every key on SHUTDOWN NOSAVE: the hold is gone with the server.
+        if (hold.end === 'force_released') return;
         if (this.backend === 'redis' && connectionError(error)) {
           hold.endedAt = Date.now();
           hold.end = 'gone';
