@@ -15,17 +15,19 @@ export interface StoredHold {
   approximate: boolean;
 }
 
-/** A span during which the collector could not observe a backend (collector down, Redis down, notifications off). */
+/**
+ * A span during which the collector may not have observed a backend (collector down,
+ * Redis down, notifications off). [from, to] is as wide as it may have been (a kill -9
+ * also loses what was seen but not flushed; a restarted collector may observe before
+ * /healthz says so); [certainFrom, certainTo] (default: the same) is when it certainly
+ * could not observe (no collector process, no Redis server).
+ */
 export interface BlindWindow {
   from: number;
   to: number;
   what: string;
-  /**
-   * How long before `from` observations may also be lost: a kill -9 loses what the
-   * collector saw but had not flushed yet. 0 when the collector saw and kept all
-   * (SIGTERM flushes; a backend outage does not touch the collector).
-   */
-  slackBeforeMs?: number;
+  certainFrom?: number;
+  certainTo?: number;
 }
 
 /** After a window: the client's clock and the collector's health poll are not one instant. */
@@ -108,16 +110,15 @@ export function acceptableEnds(hold: TruthHold, blind: BlindWindow[]): Set<strin
   if (hold.backend === 'etcd') return new Set(['released']);
   const at = hold.endedAt!;
   for (const w of blind) {
-    const before = w.slackBeforeMs ?? 0;
-    if (at > w.from + before && at < w.to - SLACK_AFTER_MS) return new Set(['unknown']);
-    if (at >= w.from - before && at <= w.to + SLACK_AFTER_MS) return new Set(['released', 'unknown']);
+    if (at > (w.certainFrom ?? w.from) && at < (w.certainTo ?? w.to)) return new Set(['unknown']);
+    if (at >= w.from && at <= w.to + SLACK_AFTER_MS) return new Set(['released', 'unknown']);
   }
   return new Set(['released']);
 }
 
 function isExcepted(hold: TruthHold, blind: BlindWindow[]): boolean {
   if (hold.backend !== 'redis') return false;
-  return blind.some((w) => hold.acquiredAt >= w.from - (w.slackBeforeMs ?? 0) && (hold.endedAt ?? Infinity) <= w.to + SLACK_AFTER_MS);
+  return blind.some((w) => hold.acquiredAt >= w.from && (hold.endedAt ?? Infinity) <= w.to + SLACK_AFTER_MS);
 }
 
 export function checkHolds(input: CheckInput): CheckResult {

@@ -77,6 +77,15 @@ export class CollectorProcess {
     return Date.now();
   }
 
+  /**
+   * Waits for the line the collector logs once its HTTP server is up, before it starts
+   * any source: until then it certainly observes nothing. Returns the wall time seen.
+   */
+  async waitServing(timeoutMs = 30_000): Promise<number> {
+    await waitFor(() => this.child.output().includes('/healthz and '), { timeoutMs, intervalMs: 10, message: `the collector to serve /healthz\n${this.child.output().slice(-3000)}` });
+    return Date.now();
+  }
+
   kill9(): Promise<number | null> {
     this.child.kill('SIGKILL');
     return this.child.exited;

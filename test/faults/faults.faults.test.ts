@@ -57,10 +57,11 @@ describe('fault injection under load (issue 13)', () => {
         await ctx.collector.kill9();
         await sleep(10_000);
         ctx.collector = ctx.collector.restart(ctx.configPath, ctx.dir);
+        const servingAt = await ctx.collector.waitServing();
         const to = await ctx.collector.waitConnected([ETCD_SOURCE, REDIS_SOURCE]);
         ctx.notes.push(`collector down ${((to - from) / 1000).toFixed(1)} s (kill -9 to both sources connected again)`);
         // What it saw in its last flush interval (50 ms) was never written: 1 s covers that and a slow write.
-        return [{ from, to, what: 'collector down', slackBeforeMs: 1_000 }];
+        return [{ from: from - 1_000, to, certainFrom: from, certainTo: servingAt, what: 'collector down' }];
       },
     });
     expectTargets(result);
@@ -73,11 +74,13 @@ describe('fault injection under load (issue 13)', () => {
       async inject(ctx) {
         const from = Date.now();
         stop = await ctx.collector.term();
+        const exitedAt = Date.now();
         ctx.notes.push(`SIGTERM: exit ${stop.code} after ${stop.ms} ms`);
         ctx.collector = ctx.collector.restart(ctx.configPath, ctx.dir);
+        const servingAt = await ctx.collector.waitServing();
         const to = await ctx.collector.waitConnected([ETCD_SOURCE, REDIS_SOURCE]);
         ctx.notes.push(`collector down ${((to - from) / 1000).toFixed(1)} s (SIGTERM to both sources connected again)`);
-        return [{ from, to, what: 'collector down' }];
+        return [{ from, to, certainFrom: exitedAt, certainTo: servingAt, what: 'collector down' }];
       },
     });
     expect(stop.code).toBe(0);
@@ -91,6 +94,7 @@ describe('fault injection under load (issue 13)', () => {
       async inject(ctx) {
         const from = Date.now();
         await ctx.redis.shutdownNoSave();
+        const downAt = Date.now();
         // Seen down by the collector before Redis returns, so the reconnect below is a real one.
         const seenDown = await whenTrue(async () => (await ctx.collector.health())?.sources.find((s) => s.name === REDIS_SOURCE)?.connected === false, 5_000);
         await sleep(3_000);
@@ -100,7 +104,7 @@ describe('fault injection under load (issue 13)', () => {
         ctx.notes.push(
           `Redis down ${((restartedAt - from) / 1000).toFixed(1)} s; collector reported it down ${seenDown ? `after ${seenDown - from} ms` : 'never'}, connected again ${to - restartedAt} ms after the restart`,
         );
-        return [{ from, to, what: 'Redis down' }];
+        return [{ from, to, certainFrom: downAt, certainTo: restartedAt, what: 'Redis down' }];
       },
     });
     expectTargets(result);
@@ -166,6 +170,7 @@ describe('fault injection under load (issue 13)', () => {
       async inject(ctx) {
         const from = Date.now();
         await ctx.redis.cli(['CONFIG', 'SET', 'notify-keyspace-events', '']);
+        const offAt = Date.now();
         // The source should say so, re-enable them (enableNotifications defaults to true) and resync.
         const reportedAt = await whenTrue(async () => {
           const s = (await ctx.collector.health())?.sources.find((x) => x.name === REDIS_SOURCE);
@@ -182,7 +187,7 @@ describe('fault injection under load (issue 13)', () => {
             `notifications re-enabled ${reenabledAt ? `at ${reenabledAt - from} ms` : 'never (within 15 s)'}; healthy again ${recoveredAt ? `at ${recoveredAt - from} ms` : 'never'}`,
         );
         // Blind until the source recovered; a source that never noticed is blind only for the instant of the change.
-        return [{ from, to: recoveredAt ?? reenabledAt ?? from, what: 'notifications off' }];
+        return [{ from, to: recoveredAt ?? reenabledAt ?? offAt, certainFrom: offAt, certainTo: reenabledAt ?? offAt, what: 'notifications off' }];
       },
     });
     expect(unhealthy, 'the Redis source reports notifications switched off').not.toBeNull();

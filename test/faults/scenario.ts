@@ -108,7 +108,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const faultAt = Date.now();
     const blind = await options.inject(ctx);
     notes.push(`load from ${new Date(loadFrom).toISOString()}, fault at ${new Date(faultAt).toISOString()}`);
-    for (const w of blind) notes.push(`Redis unobservable (${w.what}) from ${new Date(w.from).toISOString()} to ${new Date(w.to).toISOString()}`);
+    const iso = (ms: number | undefined) => (ms === undefined ? '(same)' : new Date(ms).toISOString().slice(11, 23));
+    for (const w of blind) {
+      notes.push(`Redis possibly unobserved (${w.what}) ${iso(w.from)} to ${iso(w.to)}, certainly ${iso(w.certainFrom)} to ${iso(w.certainTo)}`);
+    }
     await sleep((options.afterS ?? 10) * 1000);
     await Promise.all([ctx.drivers.etcd.stop(), ctx.drivers.redis.stop()]);
     const loadS = (Date.now() - loadFrom) / 1000;
