@@ -1,5 +1,5 @@
 import type { CompletedHold, LockEvent } from '@lockscope/core';
-import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch } from '@lockscope/store';
+import type { EventRow, HazardRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch } from '@lockscope/store';
 import { LockscopeError } from '@lockscope/core';
 import type { BatchWriter } from './store-writer.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -24,6 +24,8 @@ interface Pending {
   /** Minute and hour rollups, the latest row per (tier, lock, bucket). */
   rollups: Map<string, RollupRow>;
   rollupHours: Map<string, RollupRow>;
+  /** Hazards found or changed, the latest row per hazard id. */
+  hazards: Map<string, HazardRow>;
   /** Sources whose health changed since the last flush. */
   sources: Set<string>;
   resume: Map<string, string>;
@@ -32,11 +34,11 @@ interface Pending {
 const SOURCE_REFRESH_MS = 5_000;
 
 function rowsOf(p: Pending): number {
-  return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.rollupHours.size + p.sources.size + p.resume.size;
+  return p.events.length + p.holds.length + p.locks.size + p.rollups.size + p.rollupHours.size + p.hazards.size + p.sources.size + p.resume.size;
 }
 
 function emptyPending(): Pending {
-  return { events: [], holds: [], locks: new Map(), rollups: new Map(), rollupHours: new Map(), sources: new Set(), resume: new Map() };
+  return { events: [], holds: [], locks: new Map(), rollups: new Map(), rollupHours: new Map(), hazards: new Map(), sources: new Set(), resume: new Map() };
 }
 
 export interface BatcherOptions {
@@ -211,6 +213,10 @@ export class Batcher {
     (tier === 'hour' ? this.pending.rollupHours : this.pending.rollups).set(`${row.lockId}|${row.bucket}`, row);
   }
 
+  addHazard(row: HazardRow): void {
+    this.pending.hazards.set(row.id, row);
+  }
+
   /** The source's health changed: write its row with the next flush. */
   touchSource(name: string): void {
     this.pending.sources.add(name);
@@ -352,6 +358,7 @@ export class Batcher {
       events: taken.events,
       rollups: [...taken.rollups.values()],
       rollupHours: [...taken.rollupHours.values()],
+      hazards: [...taken.hazards.values()],
     };
     return { batch, oldestObservation, observedBySource };
   }
@@ -462,6 +469,7 @@ export class Batcher {
     for (const [k, v] of taken.locks) if (!p.locks.has(k)) p.locks.set(k, v);
     for (const [k, v] of taken.rollups) if (!p.rollups.has(k)) p.rollups.set(k, v);
     for (const [k, v] of taken.rollupHours) if (!p.rollupHours.has(k)) p.rollupHours.set(k, v);
+    for (const [k, v] of taken.hazards) if (!p.hazards.has(k)) p.hazards.set(k, v);
     for (const name of taken.sources) p.sources.add(name);
     for (const [k, v] of taken.resume) if (!p.resume.has(k)) p.resume.set(k, v);
   }

@@ -1,6 +1,12 @@
 import {
   displayKey,
+  LiveHazards,
+  LockscopeError,
+  lockId as lockIdOf,
   LockTracker,
+  type FencingReport,
+  type FencingVerdict,
+  type HazardChange,
   RollupAccumulator,
   RollupTier,
   type ApplyResult,
@@ -96,6 +102,9 @@ export class Collector {
   private readonly writer: BatchWriter;
   private readonly spill: SpillDir | null;
   private readonly forceReleases: ForceReleaseFollower;
+  /** Safety hazards found as they happen (docs/hazards.md). */
+  readonly hazards = new LiveHazards();
+  private hazardTimer: NodeJS.Timeout | null = null;
   private readonly timers: TimerQueue;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -125,6 +134,7 @@ export class Collector {
       msSinceCommit: this.batcher.msSinceCommit(),
       alertBacklog: this.alerts.backlogSize(),
     });
+    this.metrics.readHazards = () => this.hazards.open();
     this.spill = options.spillDir ? new SpillDir(options.spillDir) : null;
     this.forceReleases = new ForceReleaseFollower(options.store, this.now, this.log);
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
@@ -207,6 +217,9 @@ export class Collector {
       }),
     );
     this.forceReleases.start();
+    // Point-in-time hazards (a stale token used) close after a while.
+    this.hazardTimer = setInterval(() => this.onHazards(this.hazards.tick(this.now())), 5_000);
+    this.hazardTimer.unref();
     this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_TICK_MS);
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
     this.rollupTimer.unref();
@@ -221,6 +234,7 @@ export class Collector {
     const deadline = this.now() + deadlineMs;
     this.timers.stop();
     await this.forceReleases.stop();
+    if (this.hazardTimer) clearInterval(this.hazardTimer);
     if (this.rollupTimer) clearInterval(this.rollupTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await withDeadline(Promise.allSettled([...this.sources.values()].map((s) => s.stop())), Math.max(100, (deadline - this.now()) / 2));
@@ -231,6 +245,27 @@ export class Collector {
     this.enqueueLockRows([...this.locks.keys()]);
     await this.batcher.stop(Math.max(100, deadline - this.now()));
     await this.writer.close();
+  }
+
+  /**
+   * A fencing report from a protected resource (POST /v1/fencing): judged against the newest
+   * token granted for the lock now. The lock is named as lockctl shows it (its raw key as UTF-8).
+   */
+  fencingReport(report: FencingReport & { source: string; lock: string }): { verdict: FencingVerdict; newestToken: string | null } {
+    const entry = this.locks.get(lockIdOf(report.source, Buffer.from(report.lock, 'utf8')));
+    if (!entry) throw new LockscopeError('LOCK_NOT_FOUND', `no lock ${JSON.stringify(report.lock)} is tracked on source ${JSON.stringify(report.source)}`);
+    const judged = this.hazards.onFencingReport(entry.ref, report, this.now());
+    this.onHazards(judged.changes);
+    return { verdict: judged.verdict, newestToken: judged.newestToken };
+  }
+
+  private onHazards(changes: HazardChange[]): void {
+    for (const change of changes) {
+      const h = change.hazard;
+      this.batcher.addHazard({ ...h });
+      this.alerts.onHazard(change);
+      if (change.action === 'open') this.log(`collector: hazard ${h.kind} (${h.severity}) on ${h.source}/${JSON.stringify(h.lockName)}: ${h.detail}`);
+    }
   }
 
   /** Alert changes the store did not take before the stop: kept for the next start. */
@@ -411,6 +446,7 @@ export class Collector {
     const lockId = tracker.lockId;
     const at = result.events[0]?.at ?? this.now();
     this.alerts.onApplyResult(entry.ref, result, tracker.waiters?.length ?? null);
+    this.onHazards(this.hazards.onResult(entry.ref, tracker.dialect, result, tracker.hold?.holder ?? null, tracker.waiters));
     const minute = this.rollupFor(entry, 0, at);
     const hour = this.rollupFor(entry, 1, at);
     for (const event of result.events) {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isLockscopeError, loadConfig } from '@lockscope/core';
+import { readFileSync } from 'node:fs';
+import { isLockscopeError, loadConfig, LockscopeError } from '@lockscope/core';
 import { openStore, storeLeftBehind } from '@lockscope/store';
 import { Collector } from './collector.js';
 import { createSource } from './create-source.js';
@@ -48,7 +49,12 @@ async function main(): Promise<number> {
   if (!args.values['no-migrate']) await store.migrate();
   const spillDir = resolve(baseDir, config.collector.spillDir);
   const collector = new Collector({ config, store, createSource, log, spillDir });
-  const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health());
+  const fencingToken = readFencingToken(process.env);
+  const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health(), {
+    token: fencingToken,
+    report: (body) => collector.fencingReport(body),
+  });
+  if (fencingToken === null) log('collector: fencing reports (POST /v1/fencing) are off: set LOCKSCOPE_FENCING_TOKEN or LOCKSCOPE_FENCING_TOKEN_FILE to take them');
   log(`collector: serving ${http.url}/healthz and ${http.url}/metrics`);
 
   let stopping = false;
@@ -74,6 +80,26 @@ async function main(): Promise<number> {
   await collector.start();
   log('collector: running');
   return -1;
+}
+
+/** The fencing reporters' shared secret, from the environment or a file (never from the config, never logged). */
+function readFencingToken(env: NodeJS.ProcessEnv): string | null {
+  let token: string;
+  let from = 'LOCKSCOPE_FENCING_TOKEN';
+  if (env.LOCKSCOPE_FENCING_TOKEN) {
+    token = env.LOCKSCOPE_FENCING_TOKEN;
+  } else {
+    const file = env.LOCKSCOPE_FENCING_TOKEN_FILE;
+    if (!file) return null;
+    from = `the file ${JSON.stringify(file)}`;
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new LockscopeError('BAD_CONFIG', `LOCKSCOPE_FENCING_TOKEN_FILE ${JSON.stringify(file)} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (token.length < 16) throw new LockscopeError('BAD_CONFIG', `the fencing token in ${from} is shorter than 16 characters; use a long random one`);
+  return token;
 }
 
 main().then(

@@ -1,3 +1,4 @@
+import { HAZARD_KINDS } from '@lockscope/core';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 /** One lock's figures since this process started, as the per-lock series report them. */
@@ -47,6 +48,13 @@ export class CollectorMetrics {
   readonly droppedRows = new Counter({ name: 'lockscope_dropped_rows_total', help: 'Rows lost: the store did not take them and they could not be saved to disk', registers: [this.registry] });
   readonly alertChangesDropped = new Counter({ name: 'lockscope_alert_changes_dropped_total', help: 'Alert changes dropped because too many waited for the store', registers: [this.registry] });
   readonly openAlerts = new Gauge({ name: 'lockscope_open_alerts', help: 'Open alerts by rule', labelNames: ['rule'], registers: [this.registry] });
+  /** Set by the collector: hazards open now. */
+  readHazards: () => readonly { kind: string }[] = () => [];
+  readonly openHazards = gaugeFrom(this, { name: 'lockscope_open_hazards', help: 'Safety hazards open now, by kind (docs/hazards.md)', labelNames: ['kind'] }, function* (m) {
+    const counts = new Map<string, number>(HAZARD_KINDS.map((k) => [k, 0]));
+    for (const h of m.readHazards()) counts.set(h.kind, (counts.get(h.kind) ?? 0) + 1);
+    for (const [kind, n] of counts) yield [{ kind }, n];
+  });
 }
 
 /** A per-lock counter whose values are read from the collector at scrape time (series appear once non-zero). */

@@ -364,7 +364,7 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       expect(rawWrite).toEqual({ status: 'fulfilled', value: 1 });
       expect(await store.loadSourceState('raw')).toMatchObject({ name: 'raw', kind: 'etcd' });
       expect(batch.status).toBe('rejected');
-      expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0 } });
+      expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0, hazards: 0 } });
       expect(audited.status).toBe('fulfilled');
       expect(await store.prisma.event.count()).toBe(0);
       expect(await store.listAudit()).toHaveLength(1);
@@ -457,7 +457,7 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       const events = [...Array.from({ length: 23 }, (_, i) => eventRow({ at: cut - 1 - i })), ...Array.from({ length: 5 }, (_, i) => eventRow({ at: cut + i }))];
       const holds = [...Array.from({ length: 11 }, (_, i) => holdRow({ holdKey: `old-${i}`, endedAt: cut - 1 - i })), ...Array.from({ length: 4 }, (_, i) => holdRow({ holdKey: `new-${i}`, endedAt: cut + i }))];
       await store.writeBatch({ events, holds, locks: [lockRow()], rollups: [{ lockId: 'lock-a', bucket: 0, source: 'etcd-main' }] });
-      expect(await store.purgeBefore(cut, { chunkSize: 4 })).toEqual({ events: 23, holds: 11 });
+      expect(await store.purgeBefore(cut, { chunkSize: 4 })).toEqual({ events: 23, holds: 11, hazards: 0 });
       const left = await store.prisma.event.findMany();
       expect(left.map((e) => Number(e.at)).sort()).toEqual([cut, cut + 1, cut + 2, cut + 3, cut + 4]);
       expect((await store.prisma.hold.findMany()).map((h) => h.holdKey).sort()).toEqual(['new-0', 'new-1', 'new-2', 'new-3']);

@@ -1,6 +1,8 @@
 import {
   ALERT_RULES,
   AlertEngine,
+  isAlertRule,
+  type HazardChange,
   AlertPolicy,
   type AlertRule,
   type AlertTransition,
@@ -201,6 +203,34 @@ export class AlertManager {
   /** One observed acquisition wait in ms (ApplyResult.acquired.waitMs when not null). */
   onAcquisition(lock: LockRef, waitMs: number, at: number = this.now()): AlertTransition[] {
     return this.apply(() => this.engine.onAcquisition(lock, waitMs, at));
+  }
+
+  /**
+   * A critical safety hazard opening or ending (from the hazard detectors): an alert of the
+   * rule named after its kind, one per hazard, through the same store writes, mutes and
+   * webhooks as every other alert. A hazard that only changes (severity rises) pages nobody again.
+   */
+  onHazard(change: HazardChange): AlertTransition[] {
+    const { hazard } = change;
+    if (change.action === 'update' || !isAlertRule(hazard.kind)) return [];
+    const rule = hazard.kind;
+    const at = change.action === 'open' ? hazard.since : (hazard.until ?? this.now());
+    const key = `${rule}|${hazard.id}`;
+    if (change.action === 'open' && this.policy.isMuted(rule, hazard.source, hazard.lockName, at)) return [];
+    return this.apply(() => [
+      {
+        kind: change.action === 'open' ? 'open' : 'resolve',
+        rule,
+        key,
+        lockId: hazard.lockId,
+        source: hazard.source,
+        lockName: hazard.lockName,
+        at,
+        value: null,
+        threshold: null,
+        message: change.action === 'open' ? `[${hazard.severity}] ${hazard.detail}` : `${rule} on ${JSON.stringify(hazard.lockName ?? hazard.source)} ended.`,
+      },
+    ]);
   }
 
   /** A source's health (the sources' SourceHealth fits); an etcd source is known to heartbeat, so its silence counts. */

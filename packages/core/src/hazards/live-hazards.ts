@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ApplyResult } from '../hold-tracker.js';
 import type { Dialect, WaiterObservation } from '../observation.js';
 import type { Hazard, HazardLockRef } from './hazard.js';
@@ -44,12 +45,6 @@ interface Handover {
   oldToken: string | null;
 }
 
-interface LockGraphState {
-  ref: HazardLockRef;
-  holder: string | null;
-  waiters: string[];
-}
-
 /**
  * Hazards found as they happen, from the hold trackers' results and fencing reports:
  * unsafe handovers, fencing tokens going backwards, stale tokens used, deadlocks.
@@ -61,8 +56,9 @@ export class LiveHazards {
   /** Highest fencing token granted per lock (numeric tokens only). */
   private readonly newestToken = new Map<string, bigint>();
   private readonly regressions = new Map<string, Hazard>();
-  /** Wait-for graph: locks whose holder or waiters are identities. */
-  private readonly graph = new Map<string, LockGraphState>();
+  /** Wait-for graph, over locks whose holders are identities: who holds each, who waits for it. */
+  private readonly lockHolder = new Map<string, { identity: string; ref: HazardLockRef }>();
+  private readonly lockWaiters = new Map<string, { ref: HazardLockRef; ids: string[] }>();
   private readonly deadlocks = new Map<string, Hazard>();
   /** Point hazards (stale tokens) and when they close. */
   private readonly closing = new Map<string, { hazard: Hazard; at: number }>();
@@ -237,10 +233,14 @@ export class LiveHazards {
   }
 
   private updateGraph(lock: HazardLockRef, holder: string | null, waiters: readonly WaiterObservation[] | null, at: number | null): HazardChange[] {
+    const hadWaiters = this.lockWaiters.has(lock.lockId);
     const ids = (waiters ?? []).map((w) => w.holder).filter((h) => h !== holder);
-    if (holder === null && ids.length === 0) this.graph.delete(lock.lockId);
-    else this.graph.set(lock.lockId, { ref: lock, holder, waiters: ids });
-    if (at === null) return [];
+    if (holder === null) this.lockHolder.delete(lock.lockId);
+    else this.lockHolder.set(lock.lockId, { identity: holder, ref: lock });
+    if (ids.length === 0) this.lockWaiters.delete(lock.lockId);
+    else this.lockWaiters.set(lock.lockId, { ref: lock, ids });
+    // A cycle needs waiters: locks nobody waits for (nearly all, under load) cost two map writes.
+    if (at === null || (!hadWaiters && ids.length === 0 && this.deadlocks.size === 0)) return [];
     const out: HazardChange[] = [];
     const cycles = this.findCycles();
     for (const [key, hazard] of this.deadlocks) {
@@ -274,39 +274,32 @@ export class LiveHazards {
 
   /**
    * Cycles in the wait-for graph (identity -> the holder of a lock it waits for), each once,
-   * keyed by its sorted lock ids. Graphs are small (only locks with identity holders and
-   * waiters), so a walk from every waiting identity is cheap.
+   * keyed by its sorted lock ids. Only locks with waiters have edges, so the walk is small.
    */
   private findCycles(): Map<string, { holder: string; lock: HazardLockRef; waitsFor: HazardLockRef }[]> {
-    const held = new Map<string, LockGraphState[]>();
-    const waiting = new Map<string, LockGraphState[]>();
-    for (const state of this.graph.values()) {
-      if (state.holder !== null) push(held, state.holder, state);
-      for (const w of state.waiters) push(waiting, w, state);
-    }
+    const waitingBy = new Map<string, HazardLockRef[]>();
+    for (const { ref, ids } of this.lockWaiters.values()) for (const id of ids) push(waitingBy, id, ref);
     const cycles = new Map<string, { holder: string; lock: HazardLockRef; waitsFor: HazardLockRef }[]>();
-    for (const start of waiting.keys()) {
-      // Depth-first over identities; path holds (identity, lock it waits for).
-      const path: { id: string; waitsFor: LockGraphState }[] = [];
+    for (const start of waitingBy.keys()) {
+      // Depth-first over identities; path holds (identity, the lock it waits for).
+      const path: { id: string; waitsFor: HazardLockRef }[] = [];
       const onPath = new Set<string>();
       const visit = (id: string): void => {
         if (onPath.has(id)) {
-          const from = path.findIndex((p) => p.id === id);
-          const loop = path.slice(from);
-          const steps = loop.map((p) => {
-            const holds = (held.get(p.id) ?? []).find((s) => loop.some((q) => q.waitsFor === s)) ?? held.get(p.id)![0]!;
-            return { holder: p.id, lock: holds.ref, waitsFor: p.waitsFor.ref };
-          });
+          const loop = path.slice(path.findIndex((p) => p.id === id));
+          // Each identity in the loop holds the lock the one before it waits for.
+          const steps = loop.map((p, i) => ({ holder: p.id, lock: loop[(i + loop.length - 1) % loop.length]!.waitsFor, waitsFor: p.waitsFor }));
           const key = [...new Set(steps.map((s) => s.lock.lockId))].sort().join(',');
           if (!cycles.has(key)) cycles.set(key, steps);
           return;
         }
         if (path.length > 64) return;
         onPath.add(id);
-        for (const target of waiting.get(id) ?? []) {
-          if (target.holder === null || target.holder === id) continue;
+        for (const target of waitingBy.get(id) ?? []) {
+          const holder = this.lockHolder.get(target.lockId)?.identity;
+          if (holder === undefined || holder === id) continue;
           path.push({ id, waitsFor: target });
-          visit(target.holder);
+          visit(holder);
           path.pop();
         }
         onPath.delete(id);
@@ -330,3 +323,13 @@ function numeric(token: string | null | undefined): bigint | null {
 function resolve(hazard: Hazard, at: number): HazardChange {
   return { action: 'resolve', hazard: { ...hazard, until: at } };
 }
+
+/** The body of POST /v1/fencing on the collector (docs/hazards.md). */
+export const fencingReportBody = z.strictObject({
+  source: z.string().min(1).max(256),
+  lock: z.string().min(1).max(4_096),
+  token: z.string().min(1).max(64),
+  resource: z.string().min(1).max(1_024),
+  accepted: z.boolean(),
+  reporter: z.string().max(256).nullish(),
+});
