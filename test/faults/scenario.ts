@@ -155,6 +155,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       await sleep(500);
       results = await check();
     }
+    // The collector's own account (start, restarts, source and store state changes), for the evidence.
+    const logLines = ctx.collector.output().split('\n').filter((l) => /collector:|source|store/i.test(l));
+    notes.push(`collector log (${logLines.length} lines; first 25 after the fault):\n    ${logLines.filter((l) => l.slice(0, 24) >= new Date(faultAt).toISOString()).slice(0, 25).map((l) => l.slice(0, 300)).join('\n    ')}`);
     const health = await ctx.collector.health();
     notes.push(`collector at the end: /healthz ${health ? `${health.status} ${JSON.stringify(health.sources)}` : 'unreachable'}, RSS ${ctx.collector.rssMb()?.toFixed(0)} MB`);
     return { results, clientErrors: [...ctx.drivers.etcd.errors, ...ctx.drivers.redis.errors], notes, seconds: (Date.now() - started) / 1000 };
