@@ -9,6 +9,7 @@
 // Only node: built-ins here: this file runs before node_modules exists.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { aptInstall, aptPrefix, onPath } from './system-packages.mjs';
@@ -565,6 +566,9 @@ function migrate() {
 }
 
 const nextBin = () => join(root, 'node_modules/next/dist/bin/next');
+// The collector takes fencing reports only with a token; the demo makes one per run and
+// gives it to the collector and the simulator (never to the dashboard, never printed).
+const fencingEnv = { LOCKSCOPE_FENCING_TOKEN: randomBytes(24).toString('hex') };
 // The demo's own config, whatever DATABASE_URL the shell has.
 const ourEnv = () => ({ LOCKSCOPE_DEMO_STATE: demoDir, LOCKSCOPE_CONFIG: configPath, DATABASE_URL: undefined, NEXT_TELEMETRY_DISABLED: '1' });
 
@@ -638,7 +642,7 @@ async function main() {
   step('Starting the collector');
   const collectorAt = await startOnPort('collector', 'collector', collectorPort, (port) => {
     const [cmd, args] = commands({ ...plan, collectorListen: `127.0.0.1:${port}` }).collector;
-    return startProcess('collector', cmd, args, { extraEnv: ourEnv(), portRetry: true });
+    return startProcess('collector', cmd, args, { extraEnv: { ...ourEnv(), ...fencingEnv }, portRetry: true });
   }, (port) => httpOk(`http://127.0.0.1:${port}/healthz`, () => true), 30_000);
   const healthz = `http://127.0.0.1:${collectorAt}/healthz`;
   stepDone(healthz);
@@ -653,8 +657,9 @@ async function main() {
 
   step('Starting the simulated lock fleet (profile demo)');
   const interesting = /^(fencing|stall|crash|slow-dependency|leader|error):/;
-  const simulator = startProcess('simulator', cmds.simulator[0], cmds.simulator[1], {
-    extraEnv: ourEnv(),
+  // The fenced resources report the tokens they check, so stale writes show as hazards (lockctl doctor).
+  const simulator = startProcess('simulator', cmds.simulator[0], [...cmds.simulator[1], '--report-fencing', `http://127.0.0.1:${collectorAt}`], {
+    extraEnv: { ...ourEnv(), ...fencingEnv },
     onLine: (line) => {
       if (interesting.test(line) && !shuttingDown) console.log(`  sim | ${line}`);
     },

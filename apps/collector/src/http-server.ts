@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { fencingReportBody, isLockscopeError, LockscopeError } from '@lockscope/core';
+import { fencingReportBody, isLockscopeError, LISTEN_ADDRESS_HINT, LockscopeError, parseListenAddress } from '@lockscope/core';
 import type { CollectorMetrics } from './metrics.js';
 
 export interface HealthReport {
@@ -135,7 +135,7 @@ export async function startHttpServer(
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-  if (!m) throw new LockscopeError('BAD_CONFIG', `collector.listen must look like 127.0.0.1:9464, got "${listen}"`);
-  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+  const parsed = parseListenAddress(listen);
+  if (!parsed) throw new LockscopeError('BAD_CONFIG', `collector.listen must be a ${LISTEN_ADDRESS_HINT}, got "${listen}"`);
+  return parsed;
 }

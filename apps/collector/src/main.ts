@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { isLockscopeError, loadConfig, LockscopeError } from '@lockscope/core';
+import { isLockscopeError, LISTEN_ADDRESS_HINT, loadConfig, LockscopeError, parseListenAddress } from '@lockscope/core';
 import { openStore, storeLeftBehind } from '@lockscope/store';
 import { Collector } from './collector.js';
 import { createSource } from './create-source.js';
@@ -40,7 +40,10 @@ async function main(): Promise<number> {
     env: { LOCKSCOPE_CONFIG: process.env.LOCKSCOPE_CONFIG, DATABASE_URL: process.env.DATABASE_URL },
     cwd: process.cwd(),
   });
-  if (args.values.listen) config.collector.listen = args.values.listen;
+  if (args.values.listen !== undefined) {
+    if (parseListenAddress(args.values.listen) === null) throw new LockscopeError('BAD_CONFIG', `--listen takes a ${LISTEN_ADDRESS_HINT} (got ${JSON.stringify(args.values.listen.slice(0, 80))}).`);
+    config.collector.listen = args.values.listen;
+  }
   log(`collector: config ${path ?? '(defaults: no sources)'}; ${config.sources.length} source(s)`);
 
   const leftBehind = storeLeftBehind(config.store.url, baseDir, { dir: process.cwd(), name: 'the working directory' });

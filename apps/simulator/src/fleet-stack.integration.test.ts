@@ -36,19 +36,32 @@ describe('the simulated fleet through the collector and lockctl', () => {
     let collector: Child | null = null;
     let simulator: Child | null = null;
     try {
-      collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: cleanEnv(), cwd: dir });
+      const fencingToken = 'fleet-fencing-token-0123456789';
+      collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: { ...cleanEnv(), LOCKSCOPE_FENCING_TOKEN: fencingToken }, cwd: dir });
       await waitFor(async () => {
         if (collector!.process.exitCode !== null) throw new Error(`collector exited: ${collector!.output()}`);
         return (await fetch(`http://${listen}/healthz`)).status === 200;
       }, { timeoutMs: 30_000, message: 'collector /healthz' });
 
-      simulator = startChild(process.execPath, [bins.simulator, '--profile', 'demo', '--seed', '7', '--etcd', etcd.endpoints[0]!, '--redis', redis.url], { env: cleanEnv() });
+      simulator = startChild(
+        process.execPath,
+        [bins.simulator, '--profile', 'demo', '--seed', '7', '--etcd', etcd.endpoints[0]!, '--redis', redis.url, '--report-fencing', `http://${listen}`, '--fencing-sources', 'etcd-sim,redis-sim'],
+        { env: { ...cleanEnv(), LOCKSCOPE_FENCING_TOKEN: fencingToken } },
+      );
       const refusals = await waitFor(() => {
         if (simulator!.process.exitCode !== null) throw new Error(`simulator exited: ${simulator!.output()}`);
         const found = simulator!.output().split('\n').map(parseRefusalLine).filter((r) => r !== null);
         return found.length >= 2 ? found : false;
       }, { timeoutMs: 50_000, intervalMs: 250, message: 'refused stale writes on both backends' });
       expect(new Set(refusals.map((r) => r.resource))).toEqual(new Set(['/locks/payments', 'lock:ledger']));
+
+      // The fenced resources reported what they refused: the stalled etcd worker's write is a
+      // stale_token_refused hazard, and the handover it came from is critical (it was alive).
+      const hazards = await waitFor(async () => {
+        const found = (await lockctl(['doctor', '--config', configPath], { allowExit: [0, 1] })) as Array<{ kind: string; severity: string; lock: string }>;
+        return found.some((h) => h.kind === 'stale_token_refused' && h.lock === '/locks/payments') ? found : false;
+      }, { timeoutMs: 20_000, intervalMs: 500, message: 'the refused stale write as a hazard' });
+      expect(hazards.find((h) => h.kind === 'unsafe_handover' && h.lock === '/locks/payments')).toMatchObject({ severity: 'critical' });
 
       // lockctl ls --json reads the backends live: every kind of lock is recognised with its dialect.
       const seen = new Map<string, LsRow>();

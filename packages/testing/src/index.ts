@@ -7,3 +7,4 @@ export { startRedis, type RedisServer, type StartRedisOptions } from './redis.js
 export { createTestDatabase, testPostgresAdminUrl, type TestDatabase } from './postgres.js';
 export { launchChromium, withPage } from './browser.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export { yamlAliasBomb } from './hostile-config.js';

@@ -41,6 +41,23 @@ describe('LiveHazards: unsafe_handover', () => {
     expect(h.open()).toEqual([]);
   });
 
+  it('the old holder waking after the new hold ended still makes the handover critical, within 10 minutes', () => {
+    const h = new LiveHazards();
+    h.onResult(lockA, 'etcd-lease-key', { events: [acquired(0, 'L1', '5')], completed: null }, 'L1', null);
+    h.onResult(lockA, 'etcd-lease-key', { events: [], completed: ended('expired', 'L1', '5', 0, 10_000) }, null, null);
+    h.onResult(lockA, 'etcd-lease-key', { events: [acquired(10_040, 'L2', '9')], completed: null }, 'L2', null);
+    expect(h.onResult(lockA, 'etcd-lease-key', { events: [], completed: ended('released', 'L2', '9', 10_040, 11_000) }, null, null)).toMatchObject([{ action: 'resolve' }]);
+    const late = h.onFencingReport(lockA, { token: '5', resource: 'orders-db', accepted: false }, 20_000);
+    expect(late.changes[0]).toMatchObject({ action: 'update', hazard: { kind: 'unsafe_handover', severity: 'critical', until: 11_000 } });
+    // Much later, a report with the old token is only a stale token.
+    const h2 = new LiveHazards();
+    h2.onResult(lockA, 'etcd-lease-key', { events: [acquired(0, 'L1', '5')], completed: null }, 'L1', null);
+    h2.onResult(lockA, 'etcd-lease-key', { events: [], completed: ended('expired', 'L1', '5', 0, 10_000) }, null, null);
+    h2.onResult(lockA, 'etcd-lease-key', { events: [acquired(10_040, 'L2', '9')], completed: null }, 'L2', null);
+    h2.onResult(lockA, 'etcd-lease-key', { events: [], completed: ended('released', 'L2', '9', 10_040, 11_000) }, null, null);
+    expect(h2.onFencingReport(lockA, { token: '5', resource: 'r', accepted: false }, 11_000 + 11 * 60_000).changes.map((c) => c.hazard.kind)).toEqual(['stale_token_refused', 'stale_token_refused']);
+  });
+
   it('no hazard when the lock was released, or re-taken by the holder it lapsed under', () => {
     const h = new LiveHazards();
     h.onResult(lockA, 'redis-string', { events: [], completed: ended('released', 'a', null, 0, 100) }, null, null);

@@ -46,6 +46,13 @@ interface Handover {
 }
 
 /**
+ * How long after a handover's overlap ended the old holder's signs of life still count: a
+ * holder stalled past its lease often wakes after the next holder is done, and its stale
+ * write then is the proof that it was alive.
+ */
+const SIGNS_OF_LIFE_WINDOW_MS = 10 * 60_000;
+
+/**
  * Hazards found as they happen, from the hold trackers' results and fencing reports:
  * unsafe handovers, fencing tokens going backwards, stale tokens used, deadlocks.
  * Pure: no I/O, no clock (every time comes from the caller), so it replays in tests.
@@ -66,7 +73,7 @@ export class LiveHazards {
   /** Everything open now. */
   open(): Hazard[] {
     return [
-      ...[...this.handovers.values()].map((h) => h.hazard),
+      ...[...this.handovers.values()].filter((h) => h.hazard.until === null).map((h) => h.hazard),
       ...this.regressions.values(),
       ...this.deadlocks.values(),
       ...[...this.closing.values()].map((c) => c.hazard),
@@ -85,10 +92,12 @@ export class LiveHazards {
     const completed = result.completed;
     if (completed) {
       const handover = this.handovers.get(lock.lockId);
-      // The hold that took over after a lapse has ended: the overlap is over.
-      if (handover && handover.hazard.holders[1] === completed.holder) {
-        this.handovers.delete(lock.lockId);
-        out.push(resolve(handover.hazard, completed.endedAt));
+      // The hold that took over after a lapse has ended: the overlap is over (the record stays
+      // a while for the old holder's signs of life).
+      if (handover && handover.hazard.until === null && handover.hazard.holders[1] === completed.holder) {
+        const ended = resolve(handover.hazard, completed.endedAt);
+        handover.hazard = ended.hazard;
+        out.push(ended);
       }
       if (completed.endReason === 'expired' && completed.holder !== null) {
         this.lapses.set(lock.lockId, { holder: completed.holder, token: completed.token, acquiredAt: completed.acquiredAt, endedAt: completed.endedAt, ttlMs: completed.ttlMs });
@@ -140,7 +149,11 @@ export class LiveHazards {
     const newest = this.newestToken.get(lock.lockId) ?? null;
     const token = numeric(report.token);
     const changes: HazardChange[] = [];
-    const handover = this.handovers.get(lock.lockId);
+    let handover = this.handovers.get(lock.lockId);
+    if (handover && handover.hazard.until !== null && at - handover.hazard.until > SIGNS_OF_LIFE_WINDOW_MS) {
+      this.handovers.delete(lock.lockId);
+      handover = undefined;
+    }
     if (handover && handover.oldToken !== null && handover.oldToken === report.token && handover.hazard.severity !== 'critical') {
       // The holder the lease lapsed under is alive and acting on its old token: it was stalled, not dead.
       handover.hazard = {

@@ -1,6 +1,8 @@
 import {
   LockscopeError,
   displayKey,
+  lookupKeys,
+  parseHexName,
   toHex,
   type EndCause,
   type EtcdSourceConfig,
@@ -315,14 +317,25 @@ export function createEtcdSource(config: EtcdSourceConfig, options: EtcdSourceOp
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** The lock shown as `name`: a direct read of the key and its children first, a full scan for escaped names. */
+  /**
+   * The lock shown as `name`, or given by its exact `hex:` form: direct reads of each key it
+   * may be (and of their children), a full scan only for names with more escapes than
+   * lookupKeys combines.
+   */
   async function findGroup(c: EtcdClient, name: string): Promise<LockGroup | null> {
-    const bytes = Buffer.from(name, 'utf8');
-    const children = Buffer.concat([bytes, Buffer.from('/')]);
-    const [exact, below] = await Promise.all([readRange(c, bytes, null, null), readRange(c, children, prefixRangeEnd(children), null)]);
-    const direct = [...exact.entries, ...below.entries].filter((e) => inPrefixes(e.key));
-    const match = (groups: Iterable<LockGroup>) => [...groups].find((g) => displayKey(g.lockKey) === name && g.entries.length > 0) ?? null;
-    return match(groupEntries(direct, overrides).values()) ?? (name.includes('\\x') ? match(await snapshot(c)) : null);
+    const keys = lookupKeys(name).map((k) => Buffer.from(k));
+    const wanted = new Set(keys.map((k) => k.toString('hex')));
+    const reads = await Promise.all(
+      keys.flatMap((bytes) => {
+        const children = Buffer.concat([bytes, Buffer.from('/')]);
+        return [readRange(c, bytes, null, null), readRange(c, children, prefixRangeEnd(children), null)];
+      }),
+    );
+    const direct = reads.flatMap((r) => r.entries).filter((e) => inPrefixes(e.key));
+    const found = [...groupEntries(direct, overrides).values()].find((g) => wanted.has(g.lockKey.toString('hex')) && g.entries.length > 0);
+    if (found) return found;
+    if (parseHexName(name) !== null || !name.includes('\\x')) return null;
+    return [...(await snapshot(c))].find((g) => displayKey(g.lockKey) === name && g.entries.length > 0) ?? null;
   }
 
   // ---- watching -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ export function listHazards(q: HazardQuery): Promise<Hazard[]> {
         ...(q.source !== undefined ? { source: q.source } : {}),
         ...(q.lockIds !== undefined ? { lockId: { in: q.lockIds } } : {}),
       },
-      orderBy: { since: 'desc' },
+      orderBy: [{ since: 'desc' }, { id: 'asc' }],
       take: 5_000,
     });
     return rows.map((r) => ({
