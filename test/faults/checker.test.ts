@@ -59,6 +59,18 @@ describe('the fault checker', () => {
     expect([r.lost, r.spurious, r.unreadHolder]).toEqual([0, 0, 1]);
   });
 
+  it('counts an earlier hold stored under the next holder value as a wrong holder, not lost and duplicated', () => {
+    const first = truth({ holder: 'h1', acquiredAt: T0, endedAt: T0 + 50 });
+    const second = truth({ holder: 'h2', acquiredAt: T0 + 60, endedAt: T0 + 110 });
+    const r = checkHolds({
+      ...base,
+      truth: [first, second],
+      stored: [stored({ holder: 'h2', acquiredAt: T0, endedAt: T0 + 50 }), stored({ holder: 'h2', acquiredAt: T0 + 60, endedAt: T0 + 110 })],
+    });
+    expect([r.lost, r.duplicated, r.wrongHolder]).toEqual([0, 0, 1]);
+    expect(r.evidence.wrongHolder[0]!.detail).toContain('under the holder of h2');
+  });
+
   it('prints one row per result', () => {
     const r = checkHolds({ ...base, truth: [truth({})], stored: [stored({})] });
     const table = formatTable([r, { ...r, backend: 'etcd' }]);

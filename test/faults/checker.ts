@@ -160,6 +160,19 @@ export function checkHolds(input: CheckInput): CheckResult {
   }
   const paired = new Set<StoredHold>();
 
+  // A hold stored more than once: its own row is the one that began nearest to it; the
+  // others are duplicates, unless one of them is an earlier hold on the lock stored under
+  // this holder's value (read after the lock changed hands), which is a wrong holder.
+  const own = new Map<TruthHold, StoredHold>();
+  const extras = new Map<string, { row: StoredHold; owner: TruthHold; claimed: boolean }[]>();
+  for (const hold of input.truth) {
+    const rows = storedBy.get(key(hold.lock, hold.holder)) ?? [];
+    if (rows.length === 0) continue;
+    const sorted = [...rows].sort((x, y) => Math.abs(x.acquiredAt - hold.acquiredAt) - Math.abs(y.acquiredAt - hold.acquiredAt));
+    own.set(hold, sorted[0]!);
+    for (const row of sorted.slice(1)) extras.set(hold.lock, [...(extras.get(hold.lock) ?? []), { row, owner: hold, claimed: false }]);
+  }
+
   for (const hold of input.truth) {
     const rows = storedBy.get(key(hold.lock, hold.holder)) ?? [];
     const stand = () => {
@@ -180,16 +193,19 @@ export function checkHolds(input: CheckInput): CheckResult {
         note('unreadHolder', describeTruth(hold), `stored as ${describeStored(row)}`);
         continue;
       }
+      const taken = extras.get(hold.lock)?.find((e) => !e.claimed && Math.abs(e.row.acquiredAt - hold.acquiredAt) <= UNREAD_MATCH_MS);
+      if (taken) {
+        taken.claimed = true;
+        result.wrongHolder++;
+        note('wrongHolder', describeTruth(hold), `stored under the holder of ${taken.owner.holder}: ${describeStored(taken.row)}`);
+        continue;
+      }
       result.lost++;
       result.lostSpan = { first: Math.min(result.lostSpan?.first ?? Infinity, hold.acquiredAt), last: Math.max(result.lostSpan?.last ?? -Infinity, hold.acquiredAt) };
       note('lost', describeTruth(hold), 'no stored hold with this lock and holder');
       continue;
     }
-    if (rows.length > 1) {
-      result.duplicated++;
-      note('duplicated', describeTruth(hold), rows.map(describeStored).join(' | '));
-    }
-    const row = rows[0]!;
+    const row = own.get(hold)!;
     if (hold.token !== null && row.token !== hold.token) {
       result.wrongHolder++;
       note('wrongHolder', describeTruth(hold), `stored token ${row.token ?? '(none)'}`);
@@ -203,6 +219,13 @@ export function checkHolds(input: CheckInput): CheckResult {
       result.wrongEndReasons[label] = (result.wrongEndReasons[label] ?? 0) + 1;
       note('wrongEnd', describeTruth(hold), `stored ${describeStored(row)}; expected ${[...ok].join(' or ')}`);
     }
+  }
+
+  const duplicatedBy = new Map<TruthHold, StoredHold[]>();
+  for (const e of [...extras.values()].flat()) if (!e.claimed) duplicatedBy.set(e.owner, [...(duplicatedBy.get(e.owner) ?? []), e.row]);
+  for (const [hold, rows] of duplicatedBy) {
+    result.duplicated++;
+    note('duplicated', describeTruth(hold), [own.get(hold)!, ...rows].map(describeStored).join(' | '));
   }
 
   for (const s of input.stored) {
