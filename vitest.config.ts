@@ -11,7 +11,8 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['{apps,packages}/*/src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts'],
+          // *.faults.test.ts run only under `npm run test:faults` (vitest.faults.config.ts): ~10 minutes.
+          exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts', '**/*.faults.test.ts'],
         },
       },
       {

@@ -10,13 +10,15 @@ export interface RedisServer {
   port: number;
   url: string;
   /** The running redis-server (a new one after restart()). */
-  child: Child;
+  readonly child: Child;
   /** Runs redis-cli against this server; returns raw stdout (throws on failure). */
   cli(args: string[], options?: { stdin?: string }): Promise<string>;
+  /** `SHUTDOWN NOSAVE`: the server exits and every key is lost (nothing is persisted). */
+  shutdownNoSave(): Promise<void>;
   /**
-   * SHUTDOWN NOSAVE, then a new redis-server on the same port with the same
-   * arguments: every key is gone and CONFIG SET changes are lost, as after a
-   * real crash-restart. Resolves once the new server answers PING.
+   * A new redis-server on the same port and directory with the same arguments, after
+   * SHUTDOWN NOSAVE if it still runs (and `downMs` of downtime): every key is gone and CONFIG
+   * SET changes are lost, as after a real crash-restart. Resolves once it answers PING.
    */
   restart(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
@@ -34,16 +36,17 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
   const cliBin = requireBinary('redis-cli');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-redis-'));
-  const serverArgs = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', dir,
-    '--notify-keyspace-events', notifyKeyspaceEvents,
-    ...extraArgs,
-  ];
-  let child = startChild(serverBin, serverArgs);
+  const spawnServer = () =>
+    startChild(serverBin, [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', dir,
+      '--notify-keyspace-events', notifyKeyspaceEvents,
+      ...extraArgs,
+    ]);
+  let child = spawnServer();
   const cli = async (args: string[], { stdin }: { stdin?: string } = {}): Promise<string> => {
     const c = startChild(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...args], {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -57,7 +60,7 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
     await child.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const answered = () =>
+  const ready = () =>
     waitFor(
       async () => {
         if (child.process.exitCode !== null) throw new Error(`redis-server exited: ${child.output()}`);
@@ -65,16 +68,15 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
       },
       { timeoutMs: 15_000, message: 'redis-server to answer PING' },
     );
-  const restart = async ({ downMs = 0 }: { downMs?: number } = {}) => {
-    // redis-cli exits non-zero when the server closes the connection under it: expected here.
+  const shutdownNoSave = async () => {
+    // redis-cli reports the connection the server closed as an error; the exit is what counts.
     await cli(['SHUTDOWN', 'NOSAVE']).catch(() => undefined);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await child.exited;
-    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
-    child = startChild(serverBin, serverArgs);
-    await answered();
+    clearTimeout(timer);
   };
   try {
-    await answered();
+    await ready();
   } catch (error) {
     await stop();
     throw error;
@@ -86,7 +88,13 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
       return child;
     },
     cli,
-    restart,
+    shutdownNoSave,
+    async restart({ downMs = 0 }: { downMs?: number } = {}) {
+      if (child.process.exitCode === null && child.process.signalCode === null) await shutdownNoSave();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = spawnServer();
+      await ready();
+    },
     stop,
   };
 }
