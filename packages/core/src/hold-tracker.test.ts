@@ -559,6 +559,31 @@ describe('LockTracker: replay and persistence', () => {
     expect(restored.state().acquisitions).toBe(2);
   });
 
+  it('a restored hold replaced before this process saw it ends unknown; once seen, a replacement is a release', () => {
+    const old = tracker('redis-string');
+    old.apply(obs('redis-string', 7, 1_000, hold('x', { renewedAt: 1_000 })));
+    const saved = JSON.parse(JSON.stringify(old.state())) as LockTrackerState;
+
+    // The new process hears the next holder's `set` first: the restored hold's end was not seen.
+    const a = LockTracker.restore(saved, OPTS);
+    const replaced = a.apply(obs('redis-string', 1, 30_000, hold('y', { renewedAt: 30_000 })));
+    expect(replaced.completed).toMatchObject({ holder: 'holder-x', endReason: 'unknown', approximate: true });
+    // ...unless the source says how it ended (the `del` came with the `set`).
+    const b = LockTracker.restore(saved, OPTS);
+    expect(b.apply(obs('redis-string', 1, 30_000, hold('y'), { endCause: 'released' })).completed).toMatchObject({ endReason: 'released', approximate: false });
+    // Seen alive by this process first: a later replacement is an ordinary release.
+    const c = LockTracker.restore(saved, OPTS);
+    expect(c.apply(obs('redis-string', 1, 30_000, hold('x', { renewedAt: 1_000 }))).changed).toBe(false);
+    expect(c.apply(obs('redis-string', 2, 31_000, hold('z'))).completed).toMatchObject({ endReason: 'released', approximate: false });
+  });
+
+  it('an end learnt with a time before the hold began ends at its start, never before', () => {
+    const t = tracker('redis-string');
+    t.apply(obs('redis-string', 1, 5_000, hold('a')));
+    const ended = t.end(4_900, 'unknown');
+    expect(ended.completed).toMatchObject({ acquiredAt: 5_000, endedAt: 5_000, heldMs: 0, endReason: 'unknown' });
+  });
+
   it('a resync that finds another holder ends the old hold as unknown, not released', () => {
     const t = tracker('redis-string');
     t.apply(obs('redis-string', 1, 1_000, hold('a', { renewedAt: 1_000 })));
