@@ -171,13 +171,18 @@ describe('fault injection under load (issue 13)', () => {
         const from = Date.now();
         await ctx.redis.cli(['CONFIG', 'SET', 'notify-keyspace-events', '']);
         const offAt = Date.now();
+        const logged = ctx.collector.output().length;
         // The source should say so, re-enable them (enableNotifications defaults to true) and resync.
-        const reportedAt = await whenTrue(async () => {
-          const s = (await ctx.collector.health())?.sources.find((x) => x.name === REDIS_SOURCE);
-          if (s && (!s.connected || s.lastError)) unhealthy = s.lastError ?? 'disconnected';
-          return unhealthy !== null;
-        }, 10_000);
-        const reenabledAt = await whenTrue(async () => (await ctx.redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).split('\n')[1]?.trim() !== '', 15_000);
+        // Watched side by side: the unhealthy spell can be shorter than one poll of /healthz, so the
+        // collector's log (one line per change of a source's state) is the record of it.
+        const [reportedAt, reenabledAt] = await Promise.all([
+          whenTrue(async () => {
+            const line = ctx.collector.output().slice(logged).split('\n').find((l) => l.includes(`source ${REDIS_SOURCE}`) && l.includes('switched off'));
+            if (line) unhealthy = line;
+            return unhealthy !== null;
+          }, 10_000),
+          whenTrue(async () => (await ctx.redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).split('\n')[1]?.trim() !== '', 15_000),
+        ]);
         const recoveredAt = reportedAt === null ? null : await whenTrue(async () => {
           const s = (await ctx.collector.health())?.sources.find((x) => x.name === REDIS_SOURCE);
           return s?.connected === true && !s.lastError;

@@ -122,6 +122,8 @@ export class Collector {
    * with a false lease_expired, when the resync would have said its end is simply unknown.
    */
   private readonly syncedSources = new Set<string>();
+  /** The last source state logged, per source (see onHealth). */
+  private readonly healthSaid = new Map<string, string>();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -420,6 +422,15 @@ export class Collector {
 
   private onHealth(sourceName: string, health: SourceHealth): void {
     this.metrics.sourceUp.set({ source: sourceName }, health.connected ? 1 : 0);
+    // One line per change of a source's state, not per report: a brief outage (notifications
+    // switched off and back on within one resync) is still in the log.
+    const said = `${health.connected}|${health.lastError ?? ''}`;
+    if (this.healthSaid.get(sourceName) !== said) {
+      const before = this.healthSaid.get(sourceName);
+      this.healthSaid.set(sourceName, said);
+      if (!health.connected || health.lastError) this.log(`collector: source ${sourceName} ${health.connected ? 'reports' : 'is down'}: ${health.lastError ?? 'disconnected'}`);
+      else if (before !== undefined) this.log(`collector: source ${sourceName} is healthy again`);
+    }
     this.alerts.onSourceHealth(health);
     this.batcher.touchSource(sourceName);
   }
