@@ -52,6 +52,15 @@ describe('the fault checker', () => {
     expect(e.lost).toBe(1);
   });
 
+  it('pairs an unread row with the seen hold nearest to it, not with an excepted hold before it', () => {
+    // Blind until T0; an unseen hold just before, and a seen one recorded (unread) 68 ms late.
+    const blind = [{ from: T0 - 10_000, to: T0, what: 'collector down' }];
+    const unseen = truth({ holder: 'early', acquiredAt: T0 - 100, endedAt: T0 - 50 });
+    const seen = truth({ holder: 'late', acquiredAt: T0 + 800, endedAt: T0 + 875 });
+    const r = checkHolds({ ...base, blind, truth: [unseen, seen], stored: [stored({ holder: '(unread: released before it could be read)', acquiredAt: T0 + 868, endedAt: T0 + 868 })] });
+    expect([r.excepted, r.lost, r.unreadHolder, r.spurious]).toEqual([1, 0, 1, 0]);
+  });
+
   it('flags an etcd hold stored with another fencing token, and an unread Redis holder apart from lost', () => {
     const e = checkHolds({ ...base, backend: 'etcd', truth: [truth({ backend: 'etcd', token: '7' })], stored: [stored({ token: '8' })] });
     expect(e.wrongHolder).toBe(1);

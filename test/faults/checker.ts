@@ -173,21 +173,29 @@ export function checkHolds(input: CheckInput): CheckResult {
     for (const row of sorted.slice(1)) extras.set(hold.lock, [...(extras.get(hold.lock) ?? []), { row, owner: hold, claimed: false }]);
   }
 
+  // The unread row nearest to an acquisition (the collector records an unread hold when it
+  // hears of it, which lags the client most just after a restart).
+  const stand = (hold: TruthHold) => {
+    let best: StoredHold | undefined;
+    for (const s of unread.get(hold.lock) ?? []) {
+      const gap = Math.abs(s.acquiredAt - hold.acquiredAt);
+      if (!paired.has(s) && gap <= UNREAD_MATCH_MS && (!best || gap < Math.abs(best.acquiredAt - hold.acquiredAt))) best = s;
+    }
+    if (best) paired.add(best);
+    return best;
+  };
+  // Excepted holds (begun and ended unseen) take only the unread rows no seen hold is: one
+  // paired first could take the row of a hold the collector did see.
+  const exceptedLater: TruthHold[] = [];
   for (const hold of input.truth) {
     const rows = storedBy.get(key(hold.lock, hold.holder)) ?? [];
-    const stand = () => {
-      const row = unread.get(hold.lock)?.find((s) => !paired.has(s) && Math.abs(s.acquiredAt - hold.acquiredAt) <= UNREAD_MATCH_MS);
-      if (row) paired.add(row);
-      return row;
-    };
     if (isExcepted(hold, input.blind) && rows.length === 0) {
       result.excepted++;
-      // Seen in part after all: its unread row is this hold, not an invented one.
-      stand();
+      exceptedLater.push(hold);
       continue;
     }
     if (rows.length === 0) {
-      const row = stand();
+      const row = stand(hold);
       if (row) {
         result.unreadHolder++;
         note('unreadHolder', describeTruth(hold), `stored as ${describeStored(row)}`);
@@ -220,6 +228,9 @@ export function checkHolds(input: CheckInput): CheckResult {
       note('wrongEnd', describeTruth(hold), `stored ${describeStored(row)}; expected ${[...ok].join(' or ')}`);
     }
   }
+
+  // Seen in part after all: an unread row left over is such a hold, not an invented one.
+  for (const hold of exceptedLater) stand(hold);
 
   const duplicatedBy = new Map<TruthHold, StoredHold[]>();
   for (const e of [...extras.values()].flat()) if (!e.claimed) duplicatedBy.set(e.owner, [...(duplicatedBy.get(e.owner) ?? []), e.row]);

@@ -163,7 +163,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     return { results, clientErrors: [...ctx.drivers.etcd.errors, ...ctx.drivers.redis.errors], notes, seconds: (Date.now() - started) / 1000 };
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.LOCKSCOPE_FAULTS_KEEP) rmSync(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
   }
 }
 
