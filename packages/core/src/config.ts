@@ -1,6 +1,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { ALERT_RULES, isAlertRule } from './alerts/rule-names.js';
+import { dashboardAuthSchema } from './dashboard-auth.js';
 import { LockscopeError } from './errors.js';
 
 const duration = z
@@ -105,7 +106,12 @@ export const configSchema = z.strictObject({
     })
     .default({ listen: '127.0.0.1:9464', flushInterval: 50, retention: 7 * 24 * 3_600_000 }),
   dashboard: z
-    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(3000) })
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(1).max(65535).default(3000),
+      /** Absent: read-only and loopback-only (see dashboard-auth.ts). */
+      auth: dashboardAuthSchema.optional(),
+    })
     .default({ host: '127.0.0.1', port: 3000 }),
 });
 
