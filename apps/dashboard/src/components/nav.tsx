@@ -9,6 +9,7 @@ export function Nav() {
     { href: '/', label: 'Locks', active: path === '/' || path.startsWith('/locks') },
     { href: '/sources', label: 'Sources', active: path.startsWith('/sources') },
     { href: '/alerts', label: 'Alerts', active: path.startsWith('/alerts') },
+    { href: '/audit', label: 'Audit', active: path.startsWith('/audit') },
   ];
   return (
     <nav aria-label="Main">
