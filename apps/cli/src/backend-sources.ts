@@ -1,3 +1,4 @@
 // Bundle entry dist/backend-sources.js: the source adapters with their client
 // libraries (etcd3 with gRPC, ioredis). Loaded by load-backends.ts on first use.
 export { createEtcdSource, createRedisSource } from '@lockscope/sources';
+export { forceRelease } from '@lockscope/sources';

@@ -1,4 +1,5 @@
 export * from './source.js';
+export { forceRelease, type ForceReleaseOptions, type ForceReleaseResult, type ReleaseOutcome } from './release-lock.js';
 export { createRedisSource, SUGGESTED_NOTIFY_FLAGS, type RedisSourceOptions } from './redis/redis-source.js';
 export { createRedisClient, redactRedisUrl } from './redis/redis-client.js';
 export { createEtcdSource, type EtcdSourceOptions } from './etcd/etcd-source.js';
