@@ -83,3 +83,18 @@ export const dashboardAuthSchema = z
 
 export type DashboardAuthConfig = z.output<typeof dashboardAuthSchema>;
 export type OidcConfig = z.output<typeof oidcSchema>;
+
+/**
+ * The role of a signed-in user: listed by name first, else the strongest role any
+ * of their groups maps to, else the configured default (`none`: not let in).
+ */
+export function roleForUser(roles: DashboardAuthConfig['roles'], name: string, groups: readonly string[]): Role | 'none' {
+  const listed = roles.users[name];
+  if (listed) return listed;
+  let best: Role | null = null;
+  for (const g of groups) {
+    const r = roles.groups[g];
+    if (r && (best === null || roleAtLeast(r, best))) best = r;
+  }
+  return best ?? roles.default;
+}

@@ -1,5 +1,6 @@
 'use client';
 
+import { signIn, signOut } from 'next-auth/react';
 import { useSession } from '../lib/session';
 import { UntrustedText } from './untrusted-text';
 
@@ -15,10 +16,12 @@ export function SessionBadge() {
     );
   }
   if (!data.user) {
+    // signIn() navigates to the provider from script: a form post that redirects to
+    // another origin would be blocked by the CSP's form-action 'self'.
     return data.signInUrl ? (
-      <a className="badge" data-testid="session" href={data.signInUrl}>
+      <button type="button" data-testid="sign-in" onClick={() => void signIn('oidc')}>
         Sign in
-      </a>
+      </button>
     ) : null;
   }
   return (
@@ -28,7 +31,9 @@ export function SessionBadge() {
       {data.mode === 'oidc' && (
         <>
           {' '}
-          <a href="/api/auth/signout">sign out</a>
+          <button type="button" className="link" onClick={() => void signOut()}>
+            sign out
+          </button>
         </>
       )}
     </span>
