@@ -130,6 +130,8 @@ export function createGate(options: GateOptions) {
             'This dashboard is read-only: lockscope.yaml has no dashboard.auth. Configure sign-in (dashboard.auth.mode: oidc) or API tokens, or set dashboard.auth.mode: local-dev for a local operator on this machine.',
           );
         }
+        const browser = await browserActor(request);
+        if (!browser) throw new LockscopeError('UNAUTHORIZED', 'Sign in, or send an API token (Authorization: Bearer lsk_…).');
         const origin = request.headers.get('origin');
         const host = hostOf(request);
         let sameOrigin = false;
@@ -142,8 +144,6 @@ export function createGate(options: GateOptions) {
         if (!sameOrigin || (fetchSite !== null && fetchSite !== 'same-origin')) {
           throw new LockscopeError('FORBIDDEN', 'Refused: the request did not come from this dashboard\'s own pages (Origin check). Scripts use an API token.');
         }
-        const browser = await browserActor(request);
-        if (!browser) throw new LockscopeError('UNAUTHORIZED', 'Sign in first.');
         const sent = request.headers.get(CSRF_HEADER) ?? '';
         const expected = csrfFor(browser.sessionKey);
         if (sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(expected))) {

@@ -17,14 +17,14 @@ async function seedAlert(store: Store): Promise<string> {
   return row.id.toString();
 }
 
-async function withStore(dashboardYaml: string, fn: (api: Api, store: Store, alertId: string) => Promise<void>): Promise<void> {
+async function withStore(dashboardYaml: string, fn: (api: Api, store: Store, alertId: string) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-auth-'));
   const store = await openStore({ url: `file:${join(dir, 'store.db')}` });
   try {
     await store.migrate();
     const alertId = await seedAlert(store);
     const getStore = async () => store;
-    await fn(createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore, dashboardYaml) }), store, alertId);
+    await fn(createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore, dashboardYaml, { env }) }), store, alertId);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -172,5 +172,27 @@ describe('dashboard request safety', () => {
       await expectError(api.tokens(request('/api/v1/tokens', { headers: { authorization: `Bearer ${await tokenFor(store, 'operator')}` } })), 403, 'FORBIDDEN');
       await expectError(api.createToken(request('/api/v1/tokens', { method: 'POST', headers: admin, body: { name: 'forever', role: 'admin', expiresInDays: 100_000 } })), 400, 'BAD_REQUEST');
     });
+  });
+
+  it('with OIDC and nobody signed in: reads and actions without a session or token are 401, and the secrets are not in any answer', async () => {
+    const env = { S: 'session-secret-that-is-long-enough-0123456789', C: 'client-secret-zzz' } as NodeJS.ProcessEnv;
+    const yaml = '{ auth: { mode: oidc, publicUrl: "https://lockscope.example", sessionSecret: { env: S }, oidc: { issuer: "https://idp.example", clientId: c, clientSecret: { env: C } } } }';
+    await withStore(
+      yaml,
+      async (api, _store, alertId) => {
+        await expectError(api.alerts(request('/api/v1/alerts')), 401, 'UNAUTHORIZED');
+        for (const [, response] of everyAction(api, alertId, {})) {
+          const r = await response;
+          const text = await r.text();
+          expect(r.status, text).toBe(401);
+          expect(text).not.toContain(env.S);
+          expect(text).not.toContain(env.C);
+        }
+        // The publicUrl's host is allowed, others are not.
+        expect((await api.session(request('/api/v1/session', { headers: { host: 'lockscope.example' } }))).status).toBe(200);
+        await expectError(api.session(request('/api/v1/session', { headers: { host: 'lockscope.example.evil.test' } })), 403, 'FORBIDDEN');
+      },
+      env,
+    );
   });
 });
