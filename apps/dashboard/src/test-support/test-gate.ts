@@ -8,9 +8,9 @@ import { createGate, type Gate } from '../server/auth/request-guard';
  * A gate as the server would build it from a lockscope.yaml `dashboard:` block
  * (YAML text, so tests go through the same schema as a real file).
  */
-export function gateFor(getStore: () => Promise<Store>, dashboardYaml = '{}', options: { env?: NodeJS.ProcessEnv; now?: () => number } = {}): Gate {
+export function gateFor(getStore: () => Promise<Store>, dashboardYaml = '{}', options: { env?: Readonly<Record<string, string | undefined>>; now?: () => number } = {}): Gate {
   const config = parseConfig(`dashboard: ${dashboardYaml}\n`, 'test.yaml');
-  return createGate({ settings: resolveAuthSettings(config.dashboard.auth, options.env ?? ({} as NodeJS.ProcessEnv), tmpdir()), getStore, ...(options.now ? { now: options.now } : {}) });
+  return createGate({ settings: resolveAuthSettings(config.dashboard.auth, options.env ?? {}, tmpdir()), getStore, ...(options.now ? { now: options.now } : {}) });
 }
 
 /** An API token with this role, valid for a day from `at`; returns the secret to send. */

@@ -27,7 +27,7 @@ export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
 const SECRET_MIN = 32;
 
-function readSecret(ref: SecretRef, what: string, env: NodeJS.ProcessEnv, baseDir: string): string {
+function readSecret(ref: SecretRef, what: string, env: Readonly<Record<string, string | undefined>>, baseDir: string): string {
   let value: string | undefined;
   if ('env' in ref) {
     value = env[ref.env];
@@ -44,7 +44,7 @@ function readSecret(ref: SecretRef, what: string, env: NodeJS.ProcessEnv, baseDi
   return value.trim();
 }
 
-export function resolveAuthSettings(auth: DashboardAuthConfig | undefined, env: NodeJS.ProcessEnv, baseDir: string): AuthSettings {
+export function resolveAuthSettings(auth: DashboardAuthConfig | undefined, env: Readonly<Record<string, string | undefined>>, baseDir: string): AuthSettings {
   const hosts = new Set<string>(LOOPBACK_HOSTS);
   if (!auth) {
     return freeze({

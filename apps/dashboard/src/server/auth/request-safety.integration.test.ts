@@ -17,7 +17,7 @@ async function seedAlert(store: Store): Promise<string> {
   return row.id.toString();
 }
 
-async function withStore(dashboardYaml: string, fn: (api: Api, store: Store, alertId: string) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function withStore(dashboardYaml: string, fn: (api: Api, store: Store, alertId: string) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-auth-'));
   const store = await openStore({ url: `file:${join(dir, 'store.db')}` });
   try {
@@ -175,7 +175,7 @@ describe('dashboard request safety', () => {
   });
 
   it('with OIDC and nobody signed in: reads and actions without a session or token are 401, and the secrets are not in any answer', async () => {
-    const env = { S: 'session-secret-that-is-long-enough-0123456789', C: 'client-secret-zzz' } as NodeJS.ProcessEnv;
+    const env = { S: 'session-secret-that-is-long-enough-0123456789', C: 'client-secret-zzz' };
     const yaml = '{ auth: { mode: oidc, publicUrl: "https://lockscope.example", sessionSecret: { env: S }, oidc: { issuer: "https://idp.example", clientId: c, clientSecret: { env: C } } } }';
     await withStore(
       yaml,
