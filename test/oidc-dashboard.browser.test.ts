@@ -22,7 +22,7 @@ type OidcProviderClass = new (issuer: string, config: Record<string, unknown>) =
 const CLIENT_SECRET = 'client-secret-7f3a9c1e-never-shown';
 const SESSION_SECRET = 'session-secret-0b8e2d4c6a1f3e5d7c9b-never-shown';
 /** Login name -> groups at the provider. */
-const PEOPLE: Record<string, string[]> = { vic: ['readers'], olga: ['sre', 'readers'] };
+const PEOPLE: Record<string, string[]> = { vic: ['readers'], olga: ['sre', 'readers'], ada: ['readers'], mallory: ['contractors'] };
 
 let dir = '';
 let etcd: EtcdServer | undefined;
@@ -82,7 +82,7 @@ dashboard:
     publicUrl: ${JSON.stringify(dashboardUrl)}
     sessionSecret: { env: TEST_SESSION_SECRET }
     oidc: { issuer: "http://127.0.0.1:${idpPort}", clientId: lockscope, clientSecret: { env: TEST_OIDC_SECRET }, scopes: [openid, profile, groups] }
-    roles: { groups: { sre: operator }, default: viewer }
+    roles: { users: { vic: viewer, ada: admin }, groups: { sre: operator }, default: none }
 `,
   );
   await buildDashboard();
@@ -260,5 +260,54 @@ describe('a shared dashboard with OIDC sign-in, in headless Chromium', () => {
     expect(log).not.toContain(CLIENT_SECRET);
     expect(log).not.toContain(SESSION_SECRET);
     for (const value of cookies.split('\n').filter((v) => v.length > 20)) expect(log).not.toContain(value);
+  });
+
+  it('someone with no role is refused at sign-in, and the refusal is audited', async () => {
+    await withPage(browser!, async (page) => {
+      await page.goto(`${live!.url}/`);
+      await page.getByTestId('sign-in').click();
+      await page.locator('input[name="login"]').fill('mallory');
+      await page.locator('input[name="password"]').fill('any password');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL((url) => url.origin === live!.url && url.pathname.startsWith('/api/auth/error'));
+      expect(page.url()).toContain('error=AccessDenied');
+      const session = (await (await page.request.get(`${live!.url}/api/v1/session`)).json()) as { user: unknown };
+      expect(session.user).toBeNull();
+    });
+    const refused = await stack!.store.listAudit({ actor: 'mallory' });
+    expect(refused.map((a) => [a.action, a.result])).toEqual([['sign_in', 'refused']]);
+  });
+
+  it('an admin creates an API token in the UI (shown once), an operator token acks, revoking it makes it 401', async () => {
+    let secret = '';
+    await withPage(browser!, async (page) => {
+      await signIn(page, 'ada');
+      await page.getByRole('link', { name: 'Tokens' }).click();
+      await page.getByLabel('Name').fill('ci-acker');
+      await page.getByLabel('Role').selectOption('operator');
+      await page.getByRole('button', { name: 'Create' }).click();
+      secret = ((await page.getByTestId('new-token').locator('code').textContent()) ?? '').trim();
+      expect(secret).toMatch(/^lsk_/);
+
+      const ack = await fetch(`${live!.url}/api/v1/alerts/1/ack`, { method: 'POST', headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' }, body: '{}' });
+      expect(ack.status, await ack.text()).toBe(200);
+      expect((await stack!.store.prisma.alert.findUniqueOrThrow({ where: { id: 1n } })).ackedBy).toBe('ci-acker');
+
+      // Shown once: a reload lists the token without its value.
+      await page.reload();
+      await page.getByTestId('tokens-table').waitFor();
+      expect(await page.content()).not.toContain(secret);
+      await page.getByTestId('tokens-table').locator('tr', { hasText: 'ci-acker' }).getByRole('button', { name: 'Revoke' }).click();
+      await expect.poll(() => page.getByTestId('tokens-table').locator('tr', { hasText: 'ci-acker' }).textContent()).toContain('revoked');
+    });
+    const after = await fetch(`${live!.url}/api/v1/alerts/1/silence`, { method: 'POST', headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' }, body: '{"forMs":60000}' });
+    expect(after.status).toBe(401);
+    const missing = await fetch(`${live!.url}/api/v1/alerts/1/silence`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"forMs":60000}' });
+    expect(missing.status).toBe(401);
+    const actions = (await stack!.store.listAudit({ actor: 'ada' })).map((a) => [a.action, a.result]);
+    expect(actions).toEqual(expect.arrayContaining([['token_create', 'ok'], ['token_revoke', 'ok']]));
+    expect(JSON.stringify(await stack!.store.listAudit({ limit: 1000 }))).not.toContain(secret.slice(4));
+    expect(live!.child.output()).not.toContain(secret.slice(4));
   });
 });
