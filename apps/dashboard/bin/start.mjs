@@ -68,7 +68,14 @@ const isLoopback = (h) => h === 'localhost' || h === '::1' || h === '[::1]' || /
 const bindHost = passedHost() ?? host;
 // Without sign-in anyone who reaches the port would see every lock, and with local-dev
 // act as its operator: so both stay on loopback. The server checks auth again per request.
-if (!isLoopback(bindHost) && (config.authMode === null || config.authMode === 'local-dev' || config.authMode === undefined)) {
+// A container must bind 0.0.0.0 to be reachable through a port published on the host's
+// loopback (docker-compose.yml); LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK=1 says so
+// explicitly. It only lifts this check for a read-only dashboard (no auth), never local-dev.
+const publishedOnLoopback = process.env.LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK === '1' && (config.authMode === null || config.authMode === undefined);
+if (publishedOnLoopback && !isLoopback(bindHost)) {
+  console.error(`lockscope dashboard: listening on ${bindHost} without dashboard.auth because LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK=1: read-only; publish the port on loopback only.`);
+}
+if (!isLoopback(bindHost) && !publishedOnLoopback && (config.authMode === null || config.authMode === 'local-dev' || config.authMode === undefined)) {
   const why = config.authMode === 'local-dev' ? 'dashboard.auth.mode is local-dev, which makes every visitor the local operator' : 'lockscope.yaml configures no dashboard.auth, so nobody signs in';
   console.error(
     `lockscope dashboard: refusing to listen on ${bindHost}: ${why}.\n` +
