@@ -48,6 +48,14 @@ describe('npm run start -w @lockscope/dashboard', () => {
     await startAndReach({ LOCKSCOPE_CONFIG: config, LOCKSCOPE_DASHBOARD_PORT: String(fromEnv) }, fromFlag, ['-p', String(fromFlag)]);
   });
 
+  it('listens on 0.0.0.0 without auth only when told the port is published on loopback (containers), and says so', async () => {
+    const port = await freePort();
+    const config = join(dir, 'container.yaml');
+    writeFileSync(config, `store: { url: "file:./container.db" }\ndashboard: { host: "0.0.0.0", port: ${port} }\n`);
+    const output = await startAndReach({ LOCKSCOPE_CONFIG: config, LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK: '1' }, port);
+    expect(output).toContain('LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK=1: read-only');
+  });
+
   async function refused(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
     const clean: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env };
     for (const name of ['DATABASE_URL', 'LOCKSCOPE_DASHBOARD_HOST', 'LOCKSCOPE_DASHBOARD_PORT']) if (!(name in env)) delete clean[name];
@@ -79,6 +87,9 @@ describe('npm run start -w @lockscope/dashboard', () => {
     const c = await refused({ LOCKSCOPE_CONFIG: none, LOCKSCOPE_DASHBOARD_HOST: '192.168.1.5' });
     expect(c.code).toBe(2);
     expect(c.output).toContain('refusing to listen on 192.168.1.5');
+    // The container escape hatch lifts the check only for a read-only dashboard, never for local-dev.
+    const d = await refused({ LOCKSCOPE_CONFIG: local, LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK: '1' }, ['-H', '0.0.0.0']);
+    expect(d.code).toBe(2);
     expect(await fetch(`http://127.0.0.1:${port}/api/v1/sources`).catch(() => null)).toBeNull();
   });
 });
