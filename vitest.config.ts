@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           sequence: { groupOrder: 1 },
-          include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
+          include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'apps/*/bench/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
           exclude: ignored,
           testTimeout: 60_000,
           hookTimeout: 90_000,

@@ -3,3 +3,5 @@
 export { openStore } from '@lockscope/store';
 // `lockctl alerts` reads and acts through the same functions as the dashboard API.
 export { listAlerts, ackAlert, silenceAlert, parseAlertId } from '@lockscope/store';
+// `lockctl doctor` reads what the collector found and each lock's history.
+export { listHazards, lockHistories } from '@lockscope/store';

@@ -143,9 +143,17 @@ export class LockTracker {
     );
   }
 
+  /**
+   * A tracker from a persisted state. Its last seq is forgotten: seqs order observations within
+   * one process's stream (a Redis source counts from 1 in every process), so a number saved by
+   * an earlier process says nothing about a new one's, and comparing them discarded every
+   * change until the new counter caught up. What a restart may replay is already safe: etcd
+   * resumes after the revision committed with these rows, and replaying an unchanged state
+   * changes nothing.
+   */
   static restore(state: LockTrackerState, options: TrackerOptions): LockTracker {
     validateState(state);
-    return new LockTracker(structuredClone(state), options);
+    return new LockTracker({ ...structuredClone(state), lastSeq: '-1' }, options);
   }
 
   state(): LockTrackerState {
@@ -205,7 +213,8 @@ export class LockTracker {
     const next = obs.hold;
 
     if (prev && (!next || next.holdId !== prev.holdId)) {
-      const reported = obs.endCause ?? 'released';
+      // A resync that finds another holder (or none) did not see the hold end: how it ended is unknown.
+      const reported = obs.endCause ?? (obs.replayed ? 'unknown' : 'released');
       let reason: HoldEndReason = reported;
       const expiresAt = this.expiresAt();
       const detail: Record<string, unknown> = { holdId: prev.holdId };

@@ -1,4 +1,5 @@
 import { isLockscopeError, LockscopeError, type LiveLock } from '@lockscope/core';
+import { findLockByName } from './find-lock-by-name.js';
 import type { LockSource, ReleaseResult } from './source.js';
 
 /** How an attempt on a held lock ended; the audit record's `result`. */
@@ -35,8 +36,10 @@ export interface ForceReleaseResult {
  * holder changed in between. The old holder is not told.
  */
 export async function forceRelease(source: LockSource, options: ForceReleaseOptions): Promise<ForceReleaseResult> {
-  const lock = await source.get(options.name);
-  if (!lock) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${options.name} on ${source.name}; run \`lockctl ls --source ${source.name}\` to see the names.`);
+  // The same by-name lookup as lockctl show: a name that could mean two keys is refused, never guessed.
+  const found = await findLockByName(source, options.name);
+  if (!found) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${options.name} on ${source.name}; run \`lockctl ls --source ${source.name}\` to see the names.`);
+  const { lock, lookupName } = found;
   const hold = lock.hold;
   if (!hold) throw new LockscopeError('LOCK_FREE', `${options.name} on ${source.name} is already free: nothing to release.`);
 
@@ -51,7 +54,7 @@ export async function forceRelease(source: LockSource, options: ForceReleaseOpti
     throw error;
   }
 
-  const request = { name: options.name, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: options.revokeLease };
+  const request = { name: lookupName, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: options.revokeLease };
   if (options.confirm) {
     const plan = await source.release({ ...request, dryRun: true });
     const refused = await options.confirm(lock, plan);

@@ -5,6 +5,7 @@ export { migrate, readMigrations, findMigrationsDir, type MigrateResult, type Mi
 export { parseStoreUrl, redactUrl, storeLeftBehind, DEFAULT_STORE_URL, type StoreProvider, type ParsedStoreUrl } from './url.js';
 export { MAX_PARAMS_PER_STATEMENT } from './write-batch.js';
 export { lockRowOf, trackerStateOfRow } from './lock-row.js';
+export type { ForceReleaseAudit } from './force-release-repo.js';
 export type { PurgeOptions } from './read.js';
 export type * from './types.js';
 // Model types of the generated client (identical for both providers), for typed reads.

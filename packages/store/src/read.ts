@@ -155,7 +155,9 @@ export function purgeBefore(prisma: StoreClient, parsed: ParsedStoreUrl, before:
       holds += n;
       if (n < chunk) break;
     }
-    return { events, holds };
+    // Hazards that ended before the cut (open ones stay, however old).
+    const hazards = await serial(() => prisma.$executeRaw`DELETE FROM "Hazard" WHERE "until" IS NOT NULL AND "until" < ${cut}`);
+    return { events, holds, hazards };
   });
 }
 

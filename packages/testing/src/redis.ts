@@ -9,9 +9,16 @@ import { waitFor } from './wait-for.js';
 export interface RedisServer {
   port: number;
   url: string;
+  /** The running redis-server (a new one after restart()). */
   child: Child;
   /** Runs redis-cli against this server; returns raw stdout (throws on failure). */
   cli(args: string[], options?: { stdin?: string }): Promise<string>;
+  /**
+   * SHUTDOWN NOSAVE, then a new redis-server on the same port with the same
+   * arguments: every key is gone and CONFIG SET changes are lost, as after a
+   * real crash-restart. Resolves once the new server answers PING.
+   */
+  restart(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,7 +34,7 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
   const cliBin = requireBinary('redis-cli');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lockscope-redis-'));
-  const child = startChild(serverBin, [
+  const serverArgs = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',
@@ -35,7 +42,8 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
     '--dir', dir,
     '--notify-keyspace-events', notifyKeyspaceEvents,
     ...extraArgs,
-  ]);
+  ];
+  let child = startChild(serverBin, serverArgs);
   const cli = async (args: string[], { stdin }: { stdin?: string } = {}): Promise<string> => {
     const c = startChild(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...args], {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -49,17 +57,36 @@ export async function startRedis({ notifyKeyspaceEvents = 'KEA', extraArgs = [] 
     await child.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    await waitFor(
+  const answered = () =>
+    waitFor(
       async () => {
         if (child.process.exitCode !== null) throw new Error(`redis-server exited: ${child.output()}`);
         return (await cli(['PING'])).trim() === 'PONG';
       },
       { timeoutMs: 15_000, message: 'redis-server to answer PING' },
     );
+  const restart = async ({ downMs = 0 }: { downMs?: number } = {}) => {
+    // redis-cli exits non-zero when the server closes the connection under it: expected here.
+    await cli(['SHUTDOWN', 'NOSAVE']).catch(() => undefined);
+    await child.exited;
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+    child = startChild(serverBin, serverArgs);
+    await answered();
+  };
+  try {
+    await answered();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { port, url: `redis://127.0.0.1:${port}/0`, child, cli, stop };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}/0`,
+    get child() {
+      return child;
+    },
+    cli,
+    restart,
+    stop,
+  };
 }

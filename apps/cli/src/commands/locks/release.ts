@@ -45,7 +45,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> release lock:orders --source redis-main --reason "stuck since deploy" --expect-holder 6f1c... --yes',
   ];
   static override enableJsonFlag = true;
-  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it' }) };
+  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it, or its exact form hex:<key bytes in hex> when two keys show the same name' }) };
   static override flags = {
     source: Flags.string({ char: 's', description: '(required) the source holding the lock' }),
     reason: Flags.string({ char: 'r', description: '(required) why, for the audit record' }),
@@ -83,6 +83,8 @@ ${EXIT_CODES_HELP}`;
           return null;
         },
         audit: async (observed, outcome, detail) => {
+          // The audit names the lock as the collector stores it, even when it was picked by its hex: form.
+          ctx.name = observed.name;
           audit = await this.audit(ctx, observed, outcome, detail);
         },
       });
