@@ -283,8 +283,13 @@ describe('a shared dashboard with OIDC sign-in, in headless Chromium', () => {
     let secret = '';
     await withPage(browser!, async (page) => {
       await signIn(page, 'ada');
-      await page.getByRole('link', { name: 'Tokens' }).click();
+      // The menu offers Tokens to admins only; the page is then loaded whole, and filled
+      // once its list has arrived (a form filled while the page is still settling can be re-rendered empty).
+      expect(await page.getByRole('link', { name: 'Tokens' }).count()).toBe(1);
+      await page.goto(`${live!.url}/tokens`);
+      await page.getByText('No API tokens yet.').waitFor();
       await page.getByLabel('Name').fill('ci-acker');
+      await expect.poll(() => page.getByLabel('Name').inputValue()).toBe('ci-acker');
       await page.getByLabel('Role').selectOption('operator');
       await page.getByRole('button', { name: 'Create' }).click();
       secret = ((await page.getByTestId('new-token').locator('code').textContent()) ?? '').trim();
