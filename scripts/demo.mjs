@@ -552,7 +552,10 @@ sources:
   - { name: redis-demo, kind: redis, url: ${q(redisUrl)}, patterns: ["lock:*"] }
 alerts: { nearExpiryRatio: 0.8, slowAcquisitionP95Ms: 50, webhooks: [] }
 collector: { listen: ${q(collectorListen)} }
-dashboard: { host: "127.0.0.1", port: ${dashboardPort} }
+# local-dev: whoever opens the (loopback-only) dashboard acts as the operator "demo",
+# so acknowledging, silencing and releasing work without a sign-in provider. Never
+# use it on a shared host; see apps/dashboard/README.md for OIDC sign-in.
+dashboard: { host: "127.0.0.1", port: ${dashboardPort}, auth: { mode: local-dev, localDev: { user: demo, role: operator } } }
 `;
   mkdirSync(demoDir, { recursive: true });
   writeFileSync(configPath, yaml);
@@ -624,6 +627,7 @@ async function main() {
 
   step('Writing the config and migrating the SQLite store');
   writeConfig(plan);
+  console.log('      dashboard.auth.mode: local-dev (the dashboard acts as the local operator "demo"; loopback only)');
   console.log(`      ${configPath}`);
   migrate();
 

@@ -8,6 +8,7 @@ import { LatencySketch } from '@lockscope/core';
 import { createTestDatabase, startEtcd, startRedis, waitFor, type EtcdServer, type RedisServer, type TestDatabase } from '@lockscope/testing';
 import { startCollectorStack, type CollectorStack } from '../apps/collector/src/test-stack.js';
 import { createApi } from '../apps/dashboard/src/server/api.js';
+import { gateFor } from '../apps/dashboard/src/test-support/test-gate.js';
 
 const backends: Array<'sqlite' | 'postgresql'> = ['sqlite', 'postgresql'];
 
@@ -30,7 +31,8 @@ describe.each(backends)('collector -> store -> /api/v1 on %s', (backend) => {
     db = backend === 'postgresql' ? await createTestDatabase() : undefined;
     const storeUrl = db ? db.url : `file:${join(dir, 'store.db')}`;
     stack = await startCollectorStack({ etcd: { endpoints: etcd.endpoints }, redis: { url: redis.url }, storeUrl });
-    api = createApi({ getStore: async () => stack.store, sourceDownAfterMs: 30_000 });
+    const getStore = async () => stack.store;
+    api = createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore) });
   });
 
   afterAll(async () => {

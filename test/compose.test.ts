@@ -92,6 +92,9 @@ describe('docker-compose.yml', () => {
     expect(pkg.name).toBe(workspace);
     expect(pkg.scripts.start).toBeDefined();
     expect(svc.environment!.DATABASE_URL).toBe(services.collector!.environment!.DATABASE_URL);
+    // It binds 0.0.0.0 inside the container, which the start script refuses without auth unless told the port is loopback-only.
+    expect(svc.environment!.LOCKSCOPE_DASHBOARD_PUBLISHED_ON_LOOPBACK).toBe('1');
+    expect(svc.ports).toEqual(['127.0.0.1:3000:3000']);
   });
 
   it('declares every named volume it uses', () => {

@@ -26,9 +26,9 @@ const contentSecurityPolicy = [
 
 const config: NextConfig = {
   // Internal packages ship TypeScript source ("just-in-time" packages).
-  transpilePackages: ['@lockscope/core', '@lockscope/store'],
+  transpilePackages: ['@lockscope/core', '@lockscope/store', '@lockscope/sources'],
   // Native or driver packages stay real node_modules at run time.
-  serverExternalPackages: ['better-sqlite3', 'pg', '@prisma/adapter-better-sqlite3', '@prisma/adapter-pg', '@prisma/client', '@datadog/sketches-js'],
+  serverExternalPackages: ['better-sqlite3', 'pg', '@prisma/adapter-better-sqlite3', '@prisma/adapter-pg', '@prisma/client', '@datadog/sketches-js', 'etcd3', '@grpc/grpc-js', 'ioredis'],
   // The internal packages import './x.js' for './x.ts' (ESM TypeScript). Turbopack in
   // Next 16.4 cannot map that (vercel/next.js#82945), so the scripts build with webpack.
   webpack(webpackConfig: { resolve: { extensionAlias?: Record<string, string[]> } }) {

@@ -29,7 +29,7 @@ function recorder(failAfter = Infinity) {
     async recordAudit(r: AuditInput) {
       if (got.length >= failAfter) throw new Error('store went away');
       got.push(r);
-      return { ...r, id: got.length, holder: r.holder ?? null, token: r.token ?? null, detail: r.detail ?? null };
+      return { ...r, id: got.length, holder: r.holder ?? null, token: r.token ?? null, detail: r.detail ?? null, role: r.role ?? null, target: r.target ?? null };
     },
   };
 }

@@ -21,6 +21,8 @@ const auditSchema = z.object({
   reason: z.string(),
   result: z.string(),
   detail: z.string().nullable().optional(),
+  role: z.string().nullable().optional(),
+  target: z.string().nullable().optional(),
 });
 
 export function spoolDir(stateDir: string): string {

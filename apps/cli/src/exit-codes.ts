@@ -27,6 +27,10 @@ const BY_CODE: Record<LockscopeErrorCode, ExitCode> = {
   SOURCE_UNREACHABLE: EXIT.UNREACHABLE,
   STORE_UNAVAILABLE: EXIT.UNREACHABLE,
   INTERNAL: EXIT.FAILURE,
+  // Dashboard refusals; lockctl itself never raises them.
+  UNAUTHORIZED: EXIT.FAILURE,
+  FORBIDDEN: EXIT.FAILURE,
+  READ_ONLY: EXIT.FAILURE,
 };
 
 export function exitCodeFor(error: unknown): ExitCode {

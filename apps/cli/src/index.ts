@@ -3,6 +3,7 @@
 import AlertsAck from './commands/alerts/ack.js';
 import Alerts from './commands/alerts/list.js';
 import AlertsSilence from './commands/alerts/silence.js';
+import Audit from './commands/audit/list.js';
 import History from './commands/locks/history.js';
 import Ls from './commands/locks/ls.js';
 import Release from './commands/locks/release.js';
@@ -20,4 +21,5 @@ export const COMMANDS = {
   'alerts:ack': AlertsAck,
   'alerts:silence': AlertsSilence,
   doctor: Doctor,
+  audit: Audit,
 };

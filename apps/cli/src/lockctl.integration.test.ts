@@ -209,6 +209,30 @@ describe('lockctl release', () => {
     }
   });
 
+  it('audit lists the records of lockctl and the dashboard, filtered by user, action and lock, quoted in the table', async () => {
+    const store = await openStore({ url: storeUrl });
+    try {
+      const at = Date.now();
+      await store.recordAudit({ at, actor: 'olga', role: 'operator', host: 'dashboard@h', action: 'force_release', source: 'etcd-main', lockName: '/locks/audit/x', holder: 'h1', token: '77', reason: 'pod gone \u001b[31m', result: 'released', target: 'lock abc' });
+      await store.recordAudit({ at: at + 1, actor: 'ci-bot', role: 'operator', host: 'dashboard@h', action: 'alert_ack', source: 'etcd-main', lockName: '', reason: '', result: 'ok', target: 'alert 9' });
+    } finally {
+      await store.close();
+    }
+    const json = await runLockctl(['audit', '--config', config, '--user', 'olga', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const records = JSON.parse(json.stdout) as { actor: string; role: string | null; action: string; lockName: string; reason: string; result: string }[];
+    expect(records.map((r) => [r.actor, r.role, r.action, r.lockName, r.result])).toEqual([['olga', 'operator', 'force_release', '/locks/audit/x', 'released']]);
+    const byAction = JSON.parse((await runLockctl(['audit', '--config', config, '--action', 'alert_ack', '--json'])).stdout) as { actor: string }[];
+    expect(byAction.map((r) => r.actor)).toEqual(['ci-bot']);
+    const byLock = JSON.parse((await runLockctl(['audit', '--config', config, '--lock', '/locks/audit/x', '--json'])).stdout) as { actor: string }[];
+    expect(byLock.map((r) => r.actor)).toEqual(['olga']);
+    const table = await runLockctl(['audit', '--config', config, '--since', '1h']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/ci-bot\s+operator\s+alert_ack\s+alert 9/);
+    expect(table.stdout).toContain('olga');
+    expect(table.stdout).not.toContain('\u001b');
+  });
+
   it('exits 4 and deletes nothing when --expect-token is stale', async () => {
     const held = await etcdctlLock('/locks/stale/job');
     const token = await createRevision(held.key);

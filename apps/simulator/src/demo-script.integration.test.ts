@@ -101,6 +101,9 @@ describe('npm run demo: prerequisites and --check', () => {
       const config = readFileSync(join(demoDir, 'lockscope.yaml'), 'utf8');
       expect(config).toContain(JSON.stringify(etcd.endpoints[0]));
       expect(config).toContain(JSON.stringify(redis.url));
+      // The demo acts as a local operator, and says so.
+      expect(config).toMatch(/auth: \{ mode: local-dev/);
+      expect(r.out).toContain('dashboard.auth.mode: local-dev');
       // The store was migrated by the check.
       expect(existsSync(join(demoDir, 'lockscope.db'))).toBe(true);
     } finally {

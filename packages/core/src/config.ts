@@ -1,6 +1,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { ALERT_RULES, isAlertRule } from './alerts/rule-names.js';
+import { dashboardAuthSchema } from './dashboard-auth.js';
 import { LockscopeError } from './errors.js';
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -150,7 +151,12 @@ export const configSchema = z.strictObject({
     })
     .default({ listen: '127.0.0.1:9464', flushInterval: 50, retention: 7 * 24 * 3_600_000, maxBufferedRows: 200_000, spillDir: '.lockscope/spill', storeStallAfter: 30_000 }),
   dashboard: z
-    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(3000) })
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(1).max(65535).default(3000),
+      /** Absent: read-only and loopback-only (see dashboard-auth.ts). */
+      auth: dashboardAuthSchema.optional(),
+    })
     .default({ host: '127.0.0.1', port: 3000 }),
 });
 

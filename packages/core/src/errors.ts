@@ -10,6 +10,9 @@ export type LockscopeErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'NOT_FOUND'
   | 'CONFIRMATION_REQUIRED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'READ_ONLY'
   | 'INTERNAL';
 
 /** Marks LockscopeErrors across bundle copies of core (Next.js, lazily loaded CLI bundles). */

@@ -3,6 +3,7 @@ export * from './lock-identity.js';
 export * from './observation.js';
 export * from './events.js';
 export * from './config.js';
+export * from './dashboard-auth.js';
 export * from './config-file.js';
 export * from './lease.js';
 export * from './sketch.js';

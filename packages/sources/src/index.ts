@@ -1,5 +1,6 @@
 export * from './source.js';
 export { findLockByName, type FoundLock } from './find-lock-by-name.js';
+export { forceRelease, type ForceReleaseOptions, type ForceReleaseResult, type ReleaseOutcome } from './release-lock.js';
 export { createRedisSource, SUGGESTED_NOTIFY_FLAGS, type RedisSourceOptions } from './redis/redis-source.js';
 export { createRedisClient, redactRedisUrl } from './redis/redis-client.js';
 export { createEtcdSource, type EtcdSourceOptions } from './etcd/etcd-source.js';

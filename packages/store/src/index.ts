@@ -9,7 +9,7 @@ export type { ForceReleaseAudit } from './force-release-repo.js';
 export type { PurgeOptions } from './read.js';
 export type * from './types.js';
 // Model types of the generated client (identical for both providers), for typed reads.
-export type { Source, Lock, Hold, Event, Rollup, Alert, Delivery, AuditRecord, Prisma } from './generated/postgresql/client/client.js';
+export type { Source, Lock, Hold, Event, Rollup, Alert, Delivery, AuditRecord, ApiToken, Prisma } from './generated/postgresql/client/client.js';
 export * from './queries/index.js';
 export {
   ackAlert,
@@ -29,3 +29,4 @@ export {
   type OpenAlertInput,
   type DeliveryInput,
 } from './alerts-repo.js';
+export { createApiToken, verifyApiToken, listApiTokens, revokeApiToken, API_TOKEN_PREFIX, type ApiTokenView, type CreateApiTokenInput } from './api-tokens-repo.js';

@@ -89,6 +89,8 @@ export function auditFromDb(r: Row<StoredAudit>): StoredAudit {
     reason: r.reason as string,
     result: r.result as string,
     detail: r.detail as string | null,
+    role: (r.role as string | null | undefined) ?? null,
+    target: (r.target as string | null | undefined) ?? null,
   };
 }
 
@@ -175,6 +177,8 @@ export function recordAudit(prisma: StoreClient, parsed: ParsedStoreUrl, record:
         reason: text(record.reason),
         result: text(record.result),
         detail: optText(record.detail),
+        role: optText(record.role),
+        target: optText(record.target),
       },
     });
     return auditFromDb(row);
@@ -189,6 +193,8 @@ export function listAudit(prisma: StoreClient, parsed: ParsedStoreUrl, options: 
       where: {
         ...(options.source !== undefined ? { source: text(options.source) } : {}),
         ...(options.lockName !== undefined ? { lockName: text(options.lockName) } : {}),
+        ...(options.actor !== undefined ? { actor: text(options.actor) } : {}),
+        ...(options.action !== undefined ? { action: text(options.action) } : {}),
         ...(options.since !== undefined ? { at: { gte: optMs(options.since, 'since') ?? 0n } } : {}),
       },
       orderBy: [{ at: 'desc' }, { id: 'desc' }],

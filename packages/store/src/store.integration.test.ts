@@ -292,6 +292,11 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       expect((await store.listAudit({ source: 'etcd-main' })).map((a) => a.actor)).toEqual(['alice']);
       expect((await store.listAudit({ since: T0 + 1 })).map((a) => a.actor)).toEqual(['bob']);
       expect(await store.listAudit({ limit: 1 })).toHaveLength(1);
+      // Dashboard records carry the actor's role and a target; lockctl's leave them null.
+      expect(audit).toMatchObject({ role: null, target: null });
+      await store.recordAudit({ at: T0 + 9, actor: 'carol', role: 'operator', host: 'dashboard@h', action: 'alert_ack', source: 'etcd-main', lockName: '', reason: '', result: 'ok', target: 'alert 7' });
+      expect(await store.listAudit({ actor: 'carol' })).toMatchObject([{ role: 'operator', target: 'alert 7', action: 'alert_ack' }]);
+      expect((await store.listAudit({ action: 'release' })).map((a) => a.actor)).toEqual(['bob', 'alice']);
     });
   });
 

@@ -153,6 +153,10 @@ export interface AuditInput {
   reason: string;
   result: string;
   detail?: string | null;
+  /** Dashboard role of the actor; absent for lockctl. */
+  role?: string | null;
+  /** What a non-lock action acted on ("alert 12", "token 3"). */
+  target?: string | null;
 }
 
 export type StoredAudit = Required<{ [K in keyof AuditInput]: Exclude<AuditInput[K], undefined> }> & { id: number };
@@ -160,6 +164,8 @@ export type StoredAudit = Required<{ [K in keyof AuditInput]: Exclude<AuditInput
 export interface ListAuditOptions {
   source?: string;
   lockName?: string;
+  actor?: string;
+  action?: string;
   /** Only records at or after this epoch ms. */
   since?: number;
   /** Newest first; default 100, max 1000. */

@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
 import { Nav } from '../components/nav';
+import { SessionBadge } from '../components/session-badge';
 import { Providers } from './providers';
 import './globals.css';
 
@@ -17,13 +18,14 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <a className="skip-link" href="#main">
           Skip to content
         </a>
-        <header className="top">
-          <Link className="brand" href="/">
-            Lockscope
-          </Link>
-          <Nav />
-        </header>
         <Providers>
+          <header className="top">
+            <Link className="brand" href="/">
+              Lockscope
+            </Link>
+            <Nav />
+            <SessionBadge />
+          </header>
           <main id="main">{children}</main>
         </Providers>
       </body>

@@ -4,10 +4,11 @@ import type { AlertDetail, AlertView, SourceView } from '@lockscope/store';
 import { useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
-import { Fragment, useEffect, useState } from 'react';
+import { Fragment, useState } from 'react';
 import { formatAlertValue, SILENCE_CHOICES } from '../lib/alert-format';
 import { fetchJson, postJson, query } from '../lib/api-client';
 import { formatMs, formatTime } from '../lib/format';
+import { can, useSession } from '../lib/session';
 import { Empty, ErrorState, Loading } from './states';
 import { UntrustedText } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
@@ -19,14 +20,12 @@ interface AlertList {
 
 const OPEN_LIMIT = 500;
 const RESOLVED_LIMIT = 50;
-const ACK_BY_KEY = 'lockscope.ackBy';
-
-type Action = { kind: 'ack'; id: string; by: string } | { kind: 'silence'; id: string; forMs: number };
+type Action = { kind: 'ack'; id: string } | { kind: 'silence'; id: string; forMs: number };
 
 /** What the store will say after the action, applied to the cached lists at once. */
-function applyAction(a: AlertView, action: Action, at: number): AlertView {
+function applyAction(a: AlertView, action: Action, at: number, by: string): AlertView {
   if (a.id !== action.id) return a;
-  return action.kind === 'ack' ? { ...a, ackedAt: at, ackedBy: action.by.trim() } : { ...a, silencedUntil: at + action.forMs };
+  return action.kind === 'ack' ? { ...a, ackedAt: at, ackedBy: by } : { ...a, silencedUntil: at + action.forMs };
 }
 
 export function AlertsView() {
@@ -36,11 +35,10 @@ export function AlertsView() {
   const rule = params.get('rule') ?? '';
   const source = params.get('source') ?? '';
   const lockId = params.get('lockId') ?? '';
-  const [ackBy, setAckBy] = useState('dashboard');
-  useEffect(() => {
-    const saved = window.localStorage.getItem(ACK_BY_KEY);
-    if (saved) setAckBy(saved);
-  }, []);
+  // The server names the acknowledger (the signed-in user or token); the page only shows the buttons a role may use.
+  const session = useSession();
+  const mayAct = can(session.data, 'operator');
+  const csrf = session.data?.csrfToken ?? null;
 
   const setParams = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params.toString());
@@ -61,12 +59,12 @@ export function AlertsView() {
 
   const client = useQueryClient();
   const action = useMutation({
-    mutationFn: (a: Action) => (a.kind === 'ack' ? postJson<AlertView>(`/api/v1/alerts/${a.id}/ack`, { by: a.by }) : postJson<AlertView>(`/api/v1/alerts/${a.id}/silence`, { forMs: a.forMs })),
+    mutationFn: (a: Action) => (a.kind === 'ack' ? postJson<AlertView>(`/api/v1/alerts/${a.id}/ack`, {}, csrf) : postJson<AlertView>(`/api/v1/alerts/${a.id}/silence`, { forMs: a.forMs }, csrf)),
     onMutate: async (a) => {
       await client.cancelQueries({ queryKey: ['alerts'] });
       const before = client.getQueriesData<AlertList>({ queryKey: ['alerts'] });
       const at = Date.now();
-      client.setQueriesData<AlertList>({ queryKey: ['alerts'] }, (list) => (list ? { ...list, alerts: list.alerts.map((x) => applyAction(x, a, at)) } : list));
+      client.setQueriesData<AlertList>({ queryKey: ['alerts'] }, (list) => (list ? { ...list, alerts: list.alerts.map((x) => applyAction(x, a, at, session.data?.user?.name ?? '')) } : list));
       return { before };
     },
     onError: (_error, _a, context) => {
@@ -81,10 +79,7 @@ export function AlertsView() {
 
   const rules = open.data?.rules ?? resolved.data?.rules ?? [];
   const filtered = Boolean(rule || source || lockId);
-  const act = (a: Action) => {
-    if (a.kind === 'ack') window.localStorage.setItem(ACK_BY_KEY, a.by.trim());
-    action.mutate(a);
-  };
+  const act = (a: Action) => action.mutate(a);
 
   return (
     <>
@@ -116,10 +111,6 @@ export function AlertsView() {
             {source && !sources.data?.sources.some((s) => s.name === source) && <option value={source}>{source}</option>}
           </select>
         </label>
-        <label>
-          Acknowledge as
-          <input value={ackBy} onChange={(e) => setAckBy(e.target.value)} maxLength={200} placeholder="your name" />
-        </label>
         {lockId && (
           <span className="badge muted" data-testid="lock-filter">
             one lock only{' '}
@@ -149,7 +140,7 @@ export function AlertsView() {
         ) : open.data.alerts.length === 0 ? (
           <Empty>{filtered ? 'No open alert matches these filters.' : 'No open alerts.'}</Empty>
         ) : (
-          <AlertTable testId="open-alerts" alerts={open.data.alerts} actions={{ ackBy, busy: action.isPending ? action.variables?.id : undefined, act }} />
+          <AlertTable testId="open-alerts" alerts={open.data.alerts} actions={{ busy: action.isPending ? action.variables?.id : undefined, act, mayAct }} />
         )}
       </section>
       <section aria-labelledby="resolved-h">
@@ -173,7 +164,8 @@ export function AlertsView() {
 }
 
 interface Actions {
-  ackBy: string;
+  /** False for viewers and a read-only dashboard: the buttons are not shown. */
+  mayAct: boolean;
   busy: string | undefined;
   act(a: Action): void;
 }
@@ -253,21 +245,25 @@ function AlertRow({ alert: a, actions }: { alert: AlertView; actions: Actions | 
         </td>
         {actions && (
           <td className="nowrap">
-            <div className="row" style={{ flexWrap: 'nowrap', gap: 6 }}>
-              <button type="button" disabled={busy || actions.ackBy.trim() === ''} title={actions.ackBy.trim() === '' ? 'Enter a name under "Acknowledge as" first' : undefined} onClick={() => actions.act({ kind: 'ack', id: a.id, by: actions.ackBy })}>
-                {a.ackedAt === null ? 'Acknowledge' : 'Re-acknowledge'}
-              </button>
-              <select aria-label="Silence for" value={silenceMs} onChange={(e) => setSilenceMs(Number(e.target.value))}>
-                {SILENCE_CHOICES.map((c) => (
-                  <option key={c.ms} value={c.ms}>
-                    {c.label}
-                  </option>
-                ))}
-              </select>
-              <button type="button" disabled={busy} onClick={() => actions.act({ kind: 'silence', id: a.id, forMs: silenceMs })}>
-                Silence
-              </button>
-            </div>
+            {!actions.mayAct ? (
+              <span className="muted">operators only</span>
+            ) : (
+              <div className="row" style={{ flexWrap: 'nowrap', gap: 6 }}>
+                <button type="button" disabled={busy} onClick={() => actions.act({ kind: 'ack', id: a.id })}>
+                  {a.ackedAt === null ? 'Acknowledge' : 'Re-acknowledge'}
+                </button>
+                <select aria-label="Silence for" value={silenceMs} onChange={(e) => setSilenceMs(Number(e.target.value))}>
+                  {SILENCE_CHOICES.map((c) => (
+                    <option key={c.ms} value={c.ms}>
+                      {c.label}
+                    </option>
+                  ))}
+                </select>
+                <button type="button" disabled={busy} onClick={() => actions.act({ kind: 'silence', id: a.id, forMs: silenceMs })}>
+                  Silence
+                </button>
+              </div>
+            )}
           </td>
         )}
         <td>

@@ -11,6 +11,7 @@ import { fromLocalInput, RANGES, resolveRange, toLocalInput, type RangeKey } fro
 import { ContentionChart, HoldTtlChart, LatencyChart, type AlertMarker } from './charts';
 import { LeaseBar } from './lease-bar';
 import { ErrorState, Loading } from './states';
+import { ReleasePanel } from './release-panel';
 import { UntrustedText, visible } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
 
@@ -126,6 +127,7 @@ export function LockDetailView({ id }: { id: string }) {
           ) : (
             <p className="muted">Free. {l.lastChangeAt ? `Last change ${formatTime(l.lastChangeAt)}.` : ''}</p>
           )}
+          {l.held && <ReleasePanel lockId={l.id} holder={l.holder} token={l.token} />}
           {l.openAlerts.length > 0 && (
             <>
               <h2>

@@ -14,9 +14,14 @@ export function fetchJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   return send<T>(path, { signal: signal ?? null, headers: { Accept: 'application/json' }, cache: 'no-store' });
 }
 
-/** POST a JSON body (the alert actions); errors as for fetchJson. */
-export function postJson<T>(path: string, body: unknown): Promise<T> {
-  return send<T>(path, { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store' });
+/** The header the server checks the session's CSRF token in (server/auth/request-guard.ts). */
+export const CSRF_HEADER = 'x-lockscope-csrf';
+
+/** POST a JSON body (the actions) with the session's CSRF token; errors as for fetchJson. */
+export function postJson<T>(path: string, body: unknown, csrfToken: string | null): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
+  if (csrfToken) headers[CSRF_HEADER] = csrfToken;
+  return send<T>(path, { method: 'POST', headers, body: JSON.stringify(body), cache: 'no-store', credentials: 'same-origin' });
 }
 
 async function send<T>(path: string, init: RequestInit): Promise<T> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openStore, type AlertDetail, type AlertView, type Store } from '@lockscope/store';
 import { createTestDatabase, freePort } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
+import { gateFor, tokenFor } from '../test-support/test-gate';
 import { createApi, type Api } from './api';
 
 type Provider = 'sqlite' | 'postgresql';
@@ -62,7 +63,10 @@ async function withApi(provider: Provider, fn: (api: Api, seeded: Seeded, store:
     await store.migrate();
     const seeded = await seedAlerts(store);
     const opened = store;
-    await fn(createApi({ getStore: async () => opened, sourceDownAfterMs: 30_000, now: () => NOW }), seeded, store);
+    const getStore = async () => opened;
+    // Acting takes an operator; an API token is the scriptable way to be one.
+    bearer = await tokenFor(store, 'operator', 'ops-bot', NOW);
+    await fn(createApi({ getStore, sourceDownAfterMs: 30_000, now: () => NOW, gate: gateFor(getStore, '{}', { now: () => NOW }) }), seeded, store);
   } finally {
     await store?.close();
     await pg?.drop();
@@ -70,9 +74,10 @@ async function withApi(provider: Provider, fn: (api: Api, seeded: Seeded, store:
   }
 }
 
+let bearer = '';
 const get = (path: string) => new Request(`http://127.0.0.1${path}`);
 const post = (path: string, body: unknown, contentType = 'application/json') =>
-  new Request(`http://127.0.0.1${path}`, { method: 'POST', headers: { 'Content-Type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  new Request(`http://127.0.0.1${path}`, { method: 'POST', headers: { 'Content-Type': contentType, Authorization: `Bearer ${bearer}` }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 const idCtx = (id: string) => ({ params: Promise.resolve({ id }) });
 
 interface ErrorBody {
@@ -136,20 +141,27 @@ describe.each<Provider>(['sqlite', 'postgresql'])('alerts API on %s', (provider)
     });
   });
 
-  it('acknowledges and silences, as stored; a second ack records the latest', async () => {
+  it('acknowledges and silences as the token\'s name, as stored and audited; a second ack records the latest', async () => {
     await withApi(provider, async (api, s, store) => {
-      const acked = await json<AlertView>(api.ackAlert(post(`/api/v1/alerts/${s.firing}/ack`, { by: '  alice  ' }), idCtx(s.firing)));
-      expect(acked).toMatchObject({ id: s.firing, ackedAt: NOW, ackedBy: 'alice', silencedUntil: null });
+      const acked = await json<AlertView>(api.ackAlert(post(`/api/v1/alerts/${s.firing}/ack`, {}), idCtx(s.firing)));
+      expect(acked).toMatchObject({ id: s.firing, ackedAt: NOW, ackedBy: 'ops-bot', silencedUntil: null });
       let row = await store.prisma.alert.findUniqueOrThrow({ where: { id: BigInt(s.firing) } });
-      expect([row.ackedAt, row.ackedBy, row.silencedUntil]).toEqual([BigInt(NOW), 'alice', null]);
+      expect([row.ackedAt, row.ackedBy, row.silencedUntil]).toEqual([BigInt(NOW), 'ops-bot', null]);
 
-      const again = await json<AlertView>(api.ackAlert(post(`/api/v1/alerts/${s.firing}/ack`, { by: 'bob', silenceForMs: 3_600_000 }), idCtx(s.firing)));
-      expect(again).toMatchObject({ ackedBy: 'bob', silencedUntil: NOW + 3_600_000 });
+      const again = await json<AlertView>(api.ackAlert(post(`/api/v1/alerts/${s.firing}/ack`, { silenceForMs: 3_600_000 }), idCtx(s.firing)));
+      expect(again).toMatchObject({ ackedBy: 'ops-bot', silencedUntil: NOW + 3_600_000 });
 
       const silenced = await json<AlertView>(api.silenceAlert(post(`/api/v1/alerts/${s.slow}/silence`, { forMs: 900_000 }), idCtx(s.slow)));
       expect(silenced).toMatchObject({ id: s.slow, silencedUntil: NOW + 900_000, ackedAt: null });
       row = await store.prisma.alert.findUniqueOrThrow({ where: { id: BigInt(s.slow) } });
       expect(row.silencedUntil).toBe(BigInt(NOW + 900_000));
+
+      const audit = await store.listAudit({ actor: 'ops-bot' });
+      expect(audit.map((a) => [a.action, a.target, a.role, a.result, a.lockName])).toEqual([
+        ['alert_silence', `alert ${s.slow}`, 'operator', 'ok', '/locks/cron-leader'],
+        ['alert_ack', `alert ${s.firing}`, 'operator', 'ok', SCRIPT_LOCK],
+        ['alert_ack', `alert ${s.firing}`, 'operator', 'ok', SCRIPT_LOCK],
+      ]);
 
       // Other alerts untouched.
       const other = await store.prisma.alert.findUniqueOrThrow({ where: { id: BigInt(s.sourceDown) } });
@@ -161,19 +173,17 @@ describe.each<Provider>(['sqlite', 'postgresql'])('alerts API on %s', (provider)
     await withApi(provider, async (api, s, store) => {
       const ackPath = `/api/v1/alerts/${s.firing}/ack`;
       const badAcks: Request[] = [
-        post(ackPath, {}),
-        post(ackPath, { by: '' }),
-        post(ackPath, { by: '   ' }),
-        post(ackPath, { by: 42 }),
-        post(ackPath, { by: 'x'.repeat(201) }),
-        post(ackPath, { by: 'alice', silenceForMs: -5 }),
-        post(ackPath, { by: 'alice', silenceForMs: 31 * 24 * 3_600_000 }),
-        post(ackPath, { by: 'alice', silenceForMs: '3600000' }),
-        post(ackPath, { by: 'alice', extra: true }),
-        post(ackPath, '{"by": "alice"'),
+        // The actor comes from the token, never from the body.
+        post(ackPath, { by: 'alice' }),
+        post(ackPath, { by: '\u001b[31m\u202Eevil' }),
+        post(ackPath, { silenceForMs: -5 }),
+        post(ackPath, { silenceForMs: 31 * 24 * 3_600_000 }),
+        post(ackPath, { silenceForMs: '3600000' }),
+        post(ackPath, { extra: true }),
+        post(ackPath, '{"silenceForMs": 5'),
         post(ackPath, 'null'),
-        post(ackPath, { by: 'alice' }, 'text/plain'),
-        post(ackPath, { by: 'x'.repeat(1_000_000) }),
+        post(ackPath, {}, 'text/plain'),
+        post(ackPath, { note: 'x'.repeat(1_000_000) }),
       ];
       for (const r of badAcks) {
         const body = await json<ErrorBody>(api.ackAlert(r, idCtx(s.firing)), 400);
@@ -188,9 +198,9 @@ describe.each<Provider>(['sqlite', 'postgresql'])('alerts API on %s', (provider)
       const row = await store.prisma.alert.findUniqueOrThrow({ where: { id: BigInt(s.firing) } });
       expect([row.ackedAt, row.ackedBy, row.silencedUntil]).toEqual([null, null, null]);
 
-      expect((await json<ErrorBody>(api.ackAlert(post('/api/v1/alerts/424242/ack', { by: 'alice' }), idCtx('424242')), 404)).error.code).toBe('NOT_FOUND');
+      expect((await json<ErrorBody>(api.ackAlert(post('/api/v1/alerts/424242/ack', {}), idCtx('424242')), 404)).error.code).toBe('NOT_FOUND');
       expect((await json<ErrorBody>(api.silenceAlert(post('/api/v1/alerts/424242/silence', { forMs: 1000 }), idCtx('424242')), 404)).error.code).toBe('NOT_FOUND');
-      await json<ErrorBody>(api.ackAlert(post('/api/v1/alerts/x/ack', { by: 'alice' }), idCtx('x')), 400);
+      await json<ErrorBody>(api.ackAlert(post('/api/v1/alerts/x/ack', {}), idCtx('x')), 400);
 
       for (const path of ['/api/v1/alerts?state=open', '/api/v1/alerts?rule=nope', '/api/v1/alerts?limit=0', '/api/v1/alerts?limit=5000', '/api/v1/alerts?since=abc', '/api/v1/alerts?lockId=%3Cscript%3E', '/api/v1/alerts?unknown=1', '/api/v1/alerts?state=firing&state=resolved']) {
         const body = await json<ErrorBody>(api.alerts(get(path)), 400);
@@ -205,11 +215,13 @@ describe.each<Provider>(['sqlite', 'postgresql'])('alerts API on %s', (provider)
 describe('alerts API with the store down', () => {
   it('answers 503 STORE_UNAVAILABLE for reads and actions, without the password', async () => {
     const url = `postgresql://lockscope:s3cret-pw@127.0.0.1:${await freePort()}/nothing`;
-    const api = createApi({ getStore: () => openStore({ url }), sourceDownAfterMs: 30_000 });
+    const getStore = () => openStore({ url });
+    bearer = 'lsk_any-token-the-store-cannot-check';
+    const api = createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore) });
     for (const response of [
       api.alerts(get('/api/v1/alerts')),
       api.alert(get('/api/v1/alerts/1'), idCtx('1')),
-      api.ackAlert(post('/api/v1/alerts/1/ack', { by: 'alice' }), idCtx('1')),
+      api.ackAlert(post('/api/v1/alerts/1/ack', {}), idCtx('1')),
       api.silenceAlert(post('/api/v1/alerts/1/silence', { forMs: 60_000 }), idCtx('1')),
     ]) {
       const r = await response;
@@ -224,8 +236,10 @@ describe('alerts API with the store down', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockscope-dash-alerts-'));
     const store = await openStore({ url: `file:${join(dir, 'empty.db')}` });
     try {
-      const api = createApi({ getStore: async () => store, sourceDownAfterMs: 30_000 });
-      for (const response of [api.alerts(get('/api/v1/alerts')), api.alert(get('/api/v1/alerts/1'), idCtx('1')), api.ackAlert(post('/api/v1/alerts/1/ack', { by: 'alice' }), idCtx('1'))]) {
+      const getStore = async () => store;
+      bearer = 'lsk_any-token-the-store-cannot-check';
+      const api = createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore) });
+      for (const response of [api.alerts(get('/api/v1/alerts')), api.alert(get('/api/v1/alerts/1'), idCtx('1')), api.ackAlert(post('/api/v1/alerts/1/ack', {}), idCtx('1'))]) {
         const body = await json<ErrorBody>(response, 503);
         expect(body.error.code).toBe('STORE_UNAVAILABLE');
         expect(body.error.message).toMatch(/db:migrate/);

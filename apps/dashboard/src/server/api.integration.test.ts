@@ -5,6 +5,7 @@ import { openStore, type LockDetail, type LockHolds, type LockList, type LockMet
 import { createTestDatabase, freePort } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { BULK_LOCKS, exactQuantile, LONG_NAME, SCRIPT_NAME, seedFleet, TTL_MS, WAITS_MS, type Seeded } from '../test-support/seed';
+import { gateFor } from '../test-support/test-gate';
 import { createApi, type Api } from './api';
 
 type Provider = 'sqlite' | 'postgresql';
@@ -18,7 +19,8 @@ async function withApi(provider: Provider, fn: (api: Api, seeded: Seeded, store:
     await store.migrate();
     const seeded = await seedFleet(store);
     const opened = store;
-    const api = createApi({ getStore: async () => opened, sourceDownAfterMs: 30_000, now: () => seeded.now });
+    const getStore = async () => opened;
+    const api = createApi({ getStore, sourceDownAfterMs: 30_000, now: () => seeded.now, gate: gateFor(getStore) });
     await fn(api, seeded, store);
   } finally {
     await store?.close();
@@ -241,7 +243,8 @@ describe('API v1 with the store down', () => {
   it('answers 503 STORE_UNAVAILABLE with a message and no password', async () => {
     const port = await freePort();
     const url = `postgresql://lockscope:s3cret-pw@127.0.0.1:${port}/nothing`;
-    const api = createApi({ getStore: () => openStore({ url }), sourceDownAfterMs: 30_000 });
+    const getStore = () => openStore({ url });
+    const api = createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore) });
     for (const response of [api.overview(req('/api/v1/overview')), api.locks(req('/api/v1/locks')), api.sources(req('/api/v1/sources'))]) {
       const r = await response;
       const text = await r.text();
@@ -257,7 +260,8 @@ describe('API v1 with the store down', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockscope-dash-'));
     const store = await openStore({ url: `file:${join(dir, 'empty.db')}` });
     try {
-      const api = createApi({ getStore: async () => store, sourceDownAfterMs: 30_000 });
+      const getStore = async () => store;
+      const api = createApi({ getStore, sourceDownAfterMs: 30_000, gate: gateFor(getStore) });
       const body = await json<ErrorBody>(api.overview(req('/api/v1/overview')), 503);
       expect(body.error.message).toMatch(/db:migrate/);
     } finally {

@@ -1,4 +1,4 @@
-import { ALERT_RULES } from '@lockscope/core';
+import { ALERT_RULES, ROLES } from '@lockscope/core';
 import { LOCK_SORTS, LOCK_STATES, MAX_HOLDS, MAX_LOCK_PAGE } from '@lockscope/store';
 import { z } from 'zod';
 
@@ -86,8 +86,12 @@ const silenceMs = z
   .positive('must be more than 0')
   .max(MAX_SILENCE_MS, 'must be at most 30 days');
 
+/**
+ * The acknowledger is whoever the server authenticated; a `by` (the old field) is
+ * refused rather than ignored, so a client relying on it learns that it has no effect.
+ */
 export const ackBody = z.strictObject({
-  by: z.string({ error: 'say who acknowledges (a string)' }).trim().min(1, 'say who acknowledges').max(200, 'at most 200 characters'),
+  by: z.never({ error: 'not accepted: the acknowledger is the signed-in user or the API token\'s name' }).optional(),
   silenceForMs: silenceMs.optional(),
 });
 
@@ -117,3 +121,21 @@ export async function jsonBodyOf(request: Request): Promise<unknown> {
     throw new z.ZodError([{ code: 'custom', path: [], message: 'body is not valid JSON', input: text.slice(0, 40) }]);
   }
 }
+
+export const tokenIdParam = z.string().regex(/^[1-9][0-9]{0,18}$/, 'is not a token id (a positive whole number)');
+
+export const createTokenBody = (maxDays: number) =>
+  z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, '1 to 64 letters, digits, dots, dashes, underscores or @'),
+    role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
+    expiresInDays: z.number().int('whole days').min(1).max(maxDays, `at most ${maxDays} days (dashboard.auth.tokenMaxDays)`),
+  });
+
+export const auditQuery = z.strictObject({
+  actor: text(200).optional(),
+  action: text(100).optional(),
+  source: text(200).optional(),
+  lockName: text(500).optional(),
+  since: epochMs.optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).optional(),
+});

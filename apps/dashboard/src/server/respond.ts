@@ -7,6 +7,11 @@ const STATUS: Partial<Record<LockscopeErrorCode, number>> = {
   NOT_FOUND: 404,
   STORE_UNAVAILABLE: 503,
   SOURCE_UNREACHABLE: 502,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  READ_ONLY: 403,
+  HOLDER_CHANGED: 409,
+  LOCK_FREE: 409,
 };
 
 export interface ErrorBody {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { loadConfig, type LockscopeConfig } from '@lockscope/core';
 import { openStore, type Store } from '@lockscope/store';
 import { z } from 'zod';
+import { resolveAuthSettings, type AuthSettings } from './auth/auth-settings';
 
 /** The environment the dashboard reads, parsed once. */
 const envSchema = z.object({
@@ -14,6 +15,8 @@ export interface Runtime {
   config: LockscopeConfig;
   /** Where a relative `file:` store URL resolves: the config file's directory, else the repository root. */
   baseDir: string;
+  /** dashboard.auth with its secrets read (never logged). */
+  auth: AuthSettings;
   getStore(): Promise<Store>;
   close(): Promise<void>;
 }
@@ -44,10 +47,13 @@ export function createRuntime(env: NodeJS.ProcessEnv, cwd: string): Runtime {
   const parsedEnv = envSchema.parse(env);
   const root = findRepoRoot(cwd);
   const { config, baseDir } = loadConfig({ env: parsedEnv, cwd: root });
+  // Secret references name their own variables, so this one reader gets the whole environment.
+  const auth = resolveAuthSettings(config.dashboard.auth, env, baseDir);
   let opening: Promise<Store> | null = null;
   return {
     config,
     baseDir,
+    auth,
     getStore() {
       // A failed open is not remembered: the next request tries again, so the
       // dashboard recovers by itself when the database comes back.

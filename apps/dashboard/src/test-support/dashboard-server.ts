@@ -33,8 +33,8 @@ export interface DashboardServer {
 }
 
 /** `next start` on a free loopback port, ready once it answers HTTP. */
-export function startDashboard(env: Record<string, string>): Promise<DashboardServer> {
-  return startNext('start', env);
+export function startDashboard(env: Record<string, string>, port?: number): Promise<DashboardServer> {
+  return startNext('start', env, port);
 }
 
 /** `next dev --webpack` (the package's dev script) on a free loopback port, ready once it answers HTTP. */
@@ -42,8 +42,9 @@ export function startDevDashboard(env: Record<string, string>): Promise<Dashboar
   return startNext('dev', env);
 }
 
-async function startNext(mode: 'start' | 'dev', env: Record<string, string>): Promise<DashboardServer> {
-  const port = await freePort();
+/** `port`: when the config must name the URL up front (OIDC redirect URIs). */
+async function startNext(mode: 'start' | 'dev', env: Record<string, string>, chosenPort?: number): Promise<DashboardServer> {
+  const port = chosenPort ?? (await freePort());
   const args = mode === 'dev' ? ['dev', '--webpack'] : ['start'];
   const child = startChild(process.execPath, [nextBin, ...args, '-H', '127.0.0.1', '-p', String(port)], { cwd: dashboardDir, env: cleanEnv(env) });
   const url = `http://127.0.0.1:${port}`;

@@ -35,6 +35,19 @@ ${ALERTS_EXIT_CODES_HELP}`;
       alert = await ackAlert(store, { id, by, ...(silenceForMs !== undefined ? { silenceForMs } : {}) }).catch((error: unknown) => {
         throw explainStoreError(error);
       });
+      // The same audit trail as the dashboard's acks (the store is open, so no spool is needed).
+      await store.recordAudit({
+        at: Date.now(),
+        actor: by,
+        host: env.host,
+        action: 'alert_ack',
+        source: alert.source,
+        lockName: alert.lockName ?? '',
+        reason: '',
+        result: 'ok',
+        target: `alert ${alert.id}`,
+        detail: silenceForMs !== undefined ? JSON.stringify({ silenceForMs, via: 'lockctl' }) : JSON.stringify({ via: 'lockctl' }),
+      });
     } finally {
       await store.close().catch(() => {});
     }

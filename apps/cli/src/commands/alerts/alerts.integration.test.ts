@@ -215,6 +215,8 @@ describe('lockctl alerts', () => {
     expect(Number(row.ackedAt)).toBeGreaterThanOrEqual(before);
     expect(Number(row.ackedAt)).toBeLessThanOrEqual(after);
     expect(Number(row.silencedUntil) - Number(row.ackedAt)).toBe(30 * 60_000);
+    // Audited like the dashboard's acks.
+    expect(await store.listAudit({ actor: 'alice', action: 'alert_ack' })).toMatchObject([{ target: `alert ${target!.id}`, source: 'redis-main', lockName: ORDERS, result: 'ok' }]);
 
     // The list shows it, and the JSON carries the same facts.
     const listed = (await alertsJson(['--lock', ORDERS]))[0]!;
@@ -253,6 +255,7 @@ describe('lockctl alerts', () => {
     expect(Number(row.silencedUntil)).toBeGreaterThanOrEqual(before + 3_600_000);
     expect(Number(row.silencedUntil)).toBeLessThanOrEqual(after + 3_600_000);
     expect(row.ackedAt).toBeNull();
+    expect((await store.listAudit({ action: 'alert_silence' })).map((r) => r.target)).toContain(`alert ${target!.id}`);
 
     const missingFor = await lockctl(['alerts', 'silence', target!.id]);
     expect(missingFor.code).toBe(2);

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { AlertView } from '@lockscope/store';
 import { LockctlCommand } from '../../base-command.js';
+import { cliEnv } from '../../cli-env.js';
 import { loadStoreBundle } from '../../load-backends.js';
 import { formatTime } from '../../table.js';
 import { quoteForTerminal } from '../../terminal-quote.js';
@@ -29,6 +30,19 @@ ${ALERTS_EXIT_CODES_HELP}`;
     try {
       alert = await silenceAlert(store, { id, forMs }).catch((error: unknown) => {
         throw explainStoreError(error);
+      });
+      const env = cliEnv();
+      await store.recordAudit({
+        at: Date.now(),
+        actor: env.LOCKSCOPE_ACTOR ?? `${env.user}@${env.host}`,
+        host: env.host,
+        action: 'alert_silence',
+        source: alert.source,
+        lockName: alert.lockName ?? '',
+        reason: '',
+        result: 'ok',
+        target: `alert ${alert.id}`,
+        detail: JSON.stringify({ forMs, via: 'lockctl' }),
       });
     } finally {
       await store.close().catch(() => {});

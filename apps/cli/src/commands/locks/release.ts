@@ -1,16 +1,15 @@
 import { Args, Flags } from '@oclif/core';
 import { LockscopeError, type LiveLock } from '@lockscope/core';
 import type { ReleaseResult } from '@lockscope/sources';
+import { loadSourcesBundle } from '../../load-backends.js';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { cliEnv } from '../../cli-env.js';
 import { confirmOnTerminal } from '../../confirm.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
-import { loadSourcesBundle } from '../../load-backends.js';
 import type { LockctlConfig } from '../../lockctl-config.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { recordAudit, type AuditDelivery } from '../../record-audit.js';
 import { quoteForTerminal as q } from '../../terminal-quote.js';
-import { isLockscopeErrorLike } from '../../lockscope-error-like.js';
 
 export interface ReleaseOutput {
   released: boolean;
@@ -63,54 +62,33 @@ ${EXIT_CODES_HELP}`;
     if (!flags.reason?.trim()) throw new LockscopeError('BAD_REQUEST', 'Say why with --reason "<text>"; it goes into the audit record.');
     const loaded = this.lockscopeConfig(flags.config);
     const env = cliEnv();
+    let audit: AuditDelivery | undefined;
     const ctx: AuditContext = { loaded, actor: flags.actor ?? env.LOCKSCOPE_ACTOR ?? env.user, reason: flags.reason.trim(), source: flags.source, name: args.name };
     const sources = await openSources(loaded, [flags.source]);
     const source = sources[0]!; // selectSources returns exactly the one named, or throws
     try {
-      const { findLockByName } = await loadSourcesBundle();
-      const found = await findLockByName(source, args.name);
-      if (!found) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source}; run \`lockctl ls --source ${flags.source}\` to see the names.`);
-      const lock = found.lock;
-      // The audit names the lock as the collector stores it, even when it was picked by its hex: form.
-      ctx.name = lock.name;
-      const hold = lock.hold;
-      if (!hold) throw new LockscopeError('LOCK_FREE', `${args.name} on ${flags.source} is already free: nothing to release.`);
-
-      const expectHolder = flags['expect-holder'];
-      const expectToken = flags['expect-token'];
-      if ((expectHolder !== undefined && expectHolder !== hold.holder) || (expectToken !== undefined && expectToken !== hold.token)) {
-        const error = new LockscopeError(
-          'HOLDER_CHANGED',
-          `${args.name} is held by ${hold.holder} with token ${hold.token ?? 'none'}, not the ${expectHolder !== undefined && expectHolder !== hold.holder ? `holder ${expectHolder}` : `token ${expectToken}`} you expected; nothing was deleted. Look again with \`lockctl show\`.`,
-        );
-        await this.audit(ctx, lock, 'holder_changed', { error: error.message });
-        throw error;
-      }
-
-      const request = { name: found.lookupName, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: flags['revoke-lease'] };
-      const plan = await source.release({ ...request, dryRun: true });
-      this.printPlan(lock, plan);
-
-      if (!flags.yes) {
-        if (!process.stdin.isTTY) {
-          await this.audit(ctx, lock, 'refused_unconfirmed', {});
-          throw new LockscopeError('CONFIRMATION_REQUIRED', 'Refusing to release without confirmation: there is no terminal to ask on, so pass --yes if you mean it. Nothing was deleted.');
-        }
-        if (!(await confirmOnTerminal(`Release ${q(args.name)} held by ${q(hold.holder)}?`))) {
-          await this.audit(ctx, lock, 'aborted', {});
-          throw new LockscopeError('CONFIRMATION_REQUIRED', 'Not confirmed; nothing was deleted.');
-        }
-      }
-
-      let result: ReleaseResult;
-      try {
-        result = await source.release({ ...request, dryRun: false });
-      } catch (error) {
-        const outcome = isLockscopeErrorLike(error, 'HOLDER_CHANGED') ? 'holder_changed' : isLockscopeErrorLike(error, 'LOCK_FREE') ? 'already_free' : 'failed';
-        await this.audit(ctx, lock, outcome, { error: error instanceof Error ? error.message : String(error) });
-        throw error;
-      }
-      const audit = await this.audit(ctx, lock, 'released', { actions: result.actions, leaseKeys: result.leaseKeys ?? null });
+      const { forceRelease } = await loadSourcesBundle();
+      const { lock, result } = await forceRelease(source, {
+        name: args.name,
+        expectHolder: flags['expect-holder'],
+        expectToken: flags['expect-token'],
+        revokeLease: flags['revoke-lease'],
+        confirm: async (observed, plan) => {
+          this.printPlan(observed, plan);
+          if (flags.yes) return null;
+          if (!process.stdin.isTTY) {
+            return { outcome: 'refused_unconfirmed', message: 'Refusing to release without confirmation: there is no terminal to ask on, so pass --yes if you mean it. Nothing was deleted.' };
+          }
+          if (!(await confirmOnTerminal(`Release ${q(args.name)} held by ${q(observed.hold?.holder)}?`))) return { outcome: 'aborted', message: 'Not confirmed; nothing was deleted.' };
+          return null;
+        },
+        audit: async (observed, outcome, detail) => {
+          // The audit names the lock as the collector stores it, even when it was picked by its hex: form.
+          ctx.name = observed.name;
+          audit = await this.audit(ctx, observed, outcome, detail);
+        },
+      });
+      const hold = lock.hold!;
       process.stderr.write(`Released ${q(args.name)} on ${q(flags.source)} (was held by ${q(hold.holder)}, token ${q(hold.token ?? 'none')}).\n`);
       return {
         released: true,
@@ -120,7 +98,7 @@ ${EXIT_CODES_HELP}`;
         token: hold.token,
         actions: result.actions,
         leaseKeys: result.leaseKeys ?? null,
-        audit,
+        audit: audit!,
       };
     } finally {
       await stopAll(sources);
