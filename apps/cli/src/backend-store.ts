@@ -3,3 +3,5 @@
 export { openStore } from '@lockscope/store';
 // `lockctl alerts` reads and acts through the same functions as the dashboard API.
 export { listAlerts, ackAlert, silenceAlert, parseAlertId } from '@lockscope/store';
+// `ls` checks a SQLite store exists before opening it (opening would create it).
+export { parseStoreUrl } from '@lockscope/store';

@@ -36,7 +36,10 @@ export interface HoldObservation {
   holder: string;
   /** Fencing token where the dialect has one (etcd create_revision), else null. */
   token: string | null;
-  /** Granted TTL in ms; null when the hold has no TTL (e.g. redis-py default). */
+  /**
+   * Granted TTL in ms; null when the hold has no TTL (e.g. redis-py default). In a live
+   * snapshot (`LiveLock`) null beside a known remainingMs means the grant was not seen: unknown.
+   */
   ttlMs: number | null;
   /** Remaining lease in ms at `at`, when the source knows it (PTTL, LeaseTimeToLive). */
   remainingMs: number | null;

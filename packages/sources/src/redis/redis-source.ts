@@ -910,12 +910,18 @@ class RedisLockSource implements LockSource {
 
   private toLiveLock(key: Buffer, lock: RecognisedLock, at: number): LiveLock {
     const prev = this.tracked.get(key.toString('hex'));
+    // issue 15: PTTL is what remains, not what was granted. Unless this process saw the
+    // grant, a live read's TTL is unknown (null beside a known remainingMs); lockctl takes
+    // it from the store.
+    const snapshot = this.holdForSnapshot(lock, prev);
+    const grantSeen = snapshot !== null && prev?.holdId === snapshot.holdId && prev.ttlMs !== null;
+    const hold = snapshot && !grantSeen && snapshot.remainingMs !== null ? { ...snapshot, ttlMs: null } : snapshot;
     return {
       source: this.name,
       key,
       name: displayKey(key),
       dialect: lock.dialect,
-      hold: this.holdForSnapshot(lock, prev),
+      hold,
       waiters: this.waitersWithSince(lock, prev, null),
       at,
     };

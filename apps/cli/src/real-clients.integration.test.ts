@@ -1,0 +1,221 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate } from '@lockscope/store';
+import { freePort, startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { lsOutputSchema, type lockRowSchema } from './lock-row-schema.js';
+import { runLockctl } from './run-lockctl.js';
+
+// The lock libraries people use, really run (each in its own process), watched by the
+// real collector binary, read by the real lockctl binary: what an on-call engineer sees.
+
+type Row = z.output<typeof lockRowSchema>;
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const clientsDir = fileURLToPath(new URL('../test-clients/', import.meta.url));
+const collectorBin = join(repoRoot, 'apps/collector/bin/lockscope-collector.js');
+
+let etcd: EtcdServer;
+let redis: RedisServer;
+let collector: Child;
+let dir: string;
+let config: string;
+let python: string;
+const children: Child[] = [];
+
+/** A python3 that has redis-py (Debian's python3-redis); a pyenv shim on PATH may not. */
+function findPythonWithRedis(): string {
+  for (const candidate of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(candidate, ['-c', 'import redis'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  throw new Error('These tests drive redis-py: install it with `apt-get install python3-redis` (Debian/Ubuntu).');
+}
+
+interface Held {
+  child: Child;
+  /** Wall ms the client reported holding the lock. */
+  acquired: number;
+}
+
+type ClientKind = 'redis-py' | 'redlock' | 'redis-semaphore' | 'etcd3';
+
+/** Starts one real client holding `name` with a `ttlMs` lease; resolves once it holds it. */
+async function hold(kind: ClientKind, name: string, ttlMs: number, mode: 'acquire' | 'using' = 'acquire'): Promise<Held> {
+  const node = (script: string, args: string[]) => startChild(process.execPath, [join(clientsDir, script), ...args]);
+  const child =
+    kind === 'redis-py'
+      ? startChild(python, [join(clientsDir, 'hold-redis-py.py'), redis.url, name, String(ttlMs / 1000)])
+      : kind === 'redlock'
+        ? node('hold-redlock.mjs', [redis.url, name, String(ttlMs), mode])
+        : kind === 'redis-semaphore'
+          ? node('hold-redis-semaphore.mjs', [redis.url, name, String(ttlMs)])
+          : node('hold-etcd3.mjs', [etcd.endpoints[0]!, name, String(ttlMs / 1000)]);
+  children.push(child);
+  const line = await waitFor(() => child.output().split('\n').find((l) => l.startsWith('{"acquired"')), {
+    timeoutMs: 20_000,
+    message: `${kind} to acquire ${name}\n${child.output()}`,
+  });
+  return { child, acquired: (JSON.parse(line) as { acquired: number }).acquired };
+}
+
+async function lsJson(args: string[]): Promise<Row[]> {
+  const run = await runLockctl(['ls', '--json', '--config', config, ...args]);
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stderr).toBe('');
+  return lsOutputSchema.parse(JSON.parse(run.stdout));
+}
+
+/** Resolves at wall time `at` (a point in a lease, not a wait for a condition: the lease is the clock). */
+function until(at: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+}
+
+beforeAll(async () => {
+  execFileSync('npm', ['run', 'build', '-w', '@lockscope/cli'], { cwd: repoRoot, stdio: 'pipe' });
+  execFileSync('npm', ['run', 'build', '-w', '@lockscope/collector'], { cwd: repoRoot, stdio: 'pipe' });
+  python = findPythonWithRedis();
+  dir = mkdtempSync(join(tmpdir(), 'lockctl-clients-'));
+  [etcd, redis] = await Promise.all([startEtcd(), startRedis()]);
+  const storeUrl = `file:${join(dir, 'store.db')}`;
+  await migrate(storeUrl);
+  const port = await freePort();
+  config = join(dir, 'lockscope.yaml');
+  writeFileSync(
+    config,
+    `store: { url: "${storeUrl}" }
+sources:
+  - { name: etcd-main, kind: etcd, endpoints: ["${etcd.endpoints[0]}"], prefixes: ["/locks/"] }
+  - { name: redis-main, kind: redis, url: "${redis.url}", patterns: ["lock:*", "mutex:*"] }
+collector: { listen: "127.0.0.1:${port}" }
+`,
+  );
+  collector = startChild(process.execPath, [collectorBin, '--config', config], { cwd: dir });
+  await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      if (!res) return false;
+      const body = (await res.json()) as { sources: { name: string; connected: boolean }[] };
+      return body.sources.filter((s) => s.connected).length === 2;
+    },
+    { timeoutMs: 30_000, message: `the collector to connect to etcd and Redis\n${collector?.output()}` },
+  );
+}, 180_000);
+
+afterAll(async () => {
+  try {
+    for (const c of children) c.kill('SIGCONT');
+    await Promise.all(children.map((c) => c.stop(1_000)));
+    await collector?.stop(5_000);
+  } finally {
+    await Promise.allSettled([etcd?.stop(), redis?.stop()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('lockctl ls with the real lock libraries', () => {
+  // npm etcd3's default lease; long enough that a lockctl run slowed by a busy machine still reads before expiry.
+  const TTL = 30_000;
+  const cases: { kind: ClientKind; name: string; lockName: string }[] = [
+    { kind: 'redis-py', name: 'lock:clients:py', lockName: 'lock:clients:py' },
+    { kind: 'redlock', name: 'lock:clients:redlock', lockName: 'lock:clients:redlock' },
+    { kind: 'redis-semaphore', name: 'clients:semaphore', lockName: 'mutex:clients:semaphore' },
+    { kind: 'etcd3', name: '/locks/clients/etcd3-job', lockName: '/locks/clients/etcd3-job' },
+  ];
+
+  it(
+    'at 90 % of a lease nobody renews: the granted TTL, lease used, near expiry and how long it has been held',
+    { timeout: 150_000 },
+    async () => {
+      // How long lockctl takes from launch to its read of the backends, on this machine now.
+      const launched = Date.now();
+      const warm = await runLockctl(['ls', '--json', '--config', config]);
+      expect(warm.code, warm.stderr).toBe(0);
+      const firstLead = Math.max(...lsOutputSchema.parse(JSON.parse(warm.stdout)).map((r) => r.observedAt - launched), warm.ms * 0.6);
+
+      /**
+       * One `ls --json` (with `extra` flags) once `target` of the lease is used. A lockctl run on
+       * this shared machine can take seconds before it reads, so a run that read too early (by
+       * the truth: the client's own acquisition time) is repeated, aimed by its own delay.
+       */
+      async function readAt(c: (typeof cases)[number], held: Held, target: number, extra: string[] = []) {
+        let lead = firstLead;
+        for (;;) {
+          await until(held.acquired + target * TTL - lead);
+          const launchedAt = Date.now();
+          const row = (await lsJson([...extra, '--match', c.lockName])).find((r) => r.name === c.lockName);
+          // Without a row (--near-expiry before the mark) the read was at most when the run ended.
+          const readAt = row?.observedAt ?? Date.now();
+          const used = (readAt - held.acquired) / TTL;
+          if (used >= target - 0.03) return { row, used };
+          lead = Math.max(0, readAt - launchedAt);
+        }
+      }
+
+      // Staggered, so the lockctl runs of different clients do not all land at once.
+      const results = await Promise.all(
+        cases.map(async (c, i) => {
+          await until(launched + i * 5_500);
+          const held = await hold(c.kind, c.name, TTL);
+          // Frozen right after acquiring: no refresh, no keepalive (redis-semaphore and etcd3 would renew).
+          held.child.kill('SIGSTOP');
+          const half = await readAt(c, held, 0.5);
+          // `ls --near-expiry --json`: listed at all proves the filter, and the row is ls --json's.
+          const late = await readAt(c, held, 0.88, ['--near-expiry']);
+          held.child.kill('SIGKILL');
+          return { c, held, half: half.row, late: late.row, lateUsed: late.used };
+        }),
+      );
+
+      for (const { c, held, half, late, lateUsed } of results) {
+        const what = `${c.kind} (${c.lockName})`;
+        expect(half, `${what} at 50 %`).toBeDefined();
+        expect(half!.ttlMs, `${what} granted TTL at 50 %`).toBeGreaterThanOrEqual(TTL - 50);
+        expect(half!.ttlMs!, what).toBeLessThanOrEqual(TTL + 50);
+        expect(half!.nearExpiry, `${what} is not near expiry at half its lease`).toBe(false);
+        expect(half!.leaseUsedRatio!, what).toBeLessThan(0.8);
+
+        expect(late, `${what} listed by ls --near-expiry at 90 %`).toBeDefined();
+        // Lease used is exact: what the client's own clock says, to the read.
+        expect(Math.abs(late!.leaseUsedRatio! - lateUsed!), `${what} lease used against the truth`).toBeLessThanOrEqual(0.01);
+        expect(late!.ttlMs!, `${what} granted TTL`).toBeGreaterThanOrEqual(TTL - 50);
+        expect(late!.ttlMs!, what).toBeLessThanOrEqual(TTL + 50);
+        expect(late!.leaseUsedRatio!, `${what} lease used`).toBeGreaterThanOrEqual(0.85);
+        expect(late!.nearExpiry, what).toBe(true);
+        expect(Math.abs(late!.acquiredAt! - held.acquired), `${what} start of the hold`).toBeLessThanOrEqual(100);
+        expect(Math.abs(late!.heldMs! - (late!.observedAt - held.acquired)), `${what} held time`).toBeLessThanOrEqual(100);
+      }
+    },
+  );
+
+  it('a lock free now: show prints it free with the holds the collector recorded (exit 0), ls --all lists it', { timeout: 60_000 }, async () => {
+    const name = 'lock:clients:gone';
+    const held = await hold('redis-py', name, 2_000);
+    held.child.kill('SIGSTOP');
+    // The lease lapses; the collector records the hold as expired.
+    await waitFor(
+      async () => {
+        const run = await runLockctl(['history', name, '--json', '--config', config]);
+        return run.code === 0 && (JSON.parse(run.stdout) as { holds: { endReason: string }[] }).holds.some((h) => h.endReason === 'expired');
+      },
+      { timeoutMs: 30_000, intervalMs: 500, message: `the collector to record the expired hold of ${name}` },
+    );
+    held.child.kill('SIGKILL');
+
+    const show = await runLockctl(['show', name, '--config', config]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain('free (no holder)');
+    expect(show.stdout).toMatch(/Last holds \(newest first, from the store\):[\s\S]*expired/);
+    const json = await runLockctl(['show', name, '--json', '--config', config]);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { locks: Row[] }).locks).toEqual([expect.objectContaining({ name, held: false, holder: null, nearExpiry: false })]);
+
+    expect(await lsJson(['--match', name])).toEqual([]);
+    expect(await lsJson(['--all', '--match', name])).toEqual([expect.objectContaining({ name, source: 'redis-main', held: false, ttlMs: null })]);
+    // A name neither the backends nor the store know is still "not found".
+    expect((await runLockctl(['show', 'lock:clients:never', '--config', config])).code).toBe(3);
+  });
+});
