@@ -1,9 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrate } from '@lockscope/store';
+import { lockId } from '@lockscope/core';
+import { migrate, openStore, type Store } from '@lockscope/store';
 import { freePort, startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -25,7 +28,11 @@ let collector: Child;
 let dir: string;
 let config: string;
 let python: string;
+let storeUrl: string;
 const children: Child[] = [];
+/** Every webhook notification the collector sent: alert id and status. */
+const received: { id: string | null; rule: string; status: string; lockName: string | null }[] = [];
+let receiver: Server;
 
 /** A python3 that has redis-py (Debian's python3-redis); a pyenv shim on PATH may not. */
 function findPythonWithRedis(): string {
@@ -80,9 +87,20 @@ beforeAll(async () => {
   python = findPythonWithRedis();
   dir = mkdtempSync(join(tmpdir(), 'lockctl-clients-'));
   [etcd, redis] = await Promise.all([startEtcd(), startRedis()]);
-  const storeUrl = `file:${join(dir, 'store.db')}`;
+  storeUrl = `file:${join(dir, 'store.db')}`;
   await migrate(storeUrl);
   const port = await freePort();
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const { alert } = JSON.parse(body) as { alert: { id: string | null; rule: string; status: string; lockName: string | null } };
+      received.push({ id: alert.id, rule: alert.rule, status: alert.status, lockName: alert.lockName });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   config = join(dir, 'lockscope.yaml');
   writeFileSync(
     config,
@@ -91,6 +109,7 @@ sources:
   - { name: etcd-main, kind: etcd, endpoints: ["${etcd.endpoints[0]}"], prefixes: ["/locks/"] }
   - { name: redis-main, kind: redis, url: "${redis.url}", patterns: ["lock:*", "mutex:*"] }
 collector: { listen: "127.0.0.1:${port}" }
+alerts: { webhooks: [{ name: test-receiver, url: "${hook}" }] }
 `,
   );
   collector = startChild(process.execPath, [collectorBin, '--config', config], { cwd: dir });
@@ -110,6 +129,7 @@ afterAll(async () => {
     for (const c of children) c.kill('SIGCONT');
     await Promise.all(children.map((c) => c.stop(1_000)));
     await collector?.stop(5_000);
+    await new Promise((resolve) => receiver?.close(resolve));
   } finally {
     await Promise.allSettled([etcd?.stop(), redis?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -225,4 +245,62 @@ describe('lockctl ls with the real lock libraries', () => {
     // A name neither the backends nor the store know is still "not found".
     expect((await runLockctl(['show', 'lock:clients:never', '--config', config])).code).toBe(3);
   });
+});
+
+describe('near_expiry with the real renewing clients at their defaults', () => {
+  it(
+    'redis-semaphore Mutex and redlock using() held a minute never page; frozen with SIGSTOP they page before the lease lapses, once',
+    { timeout: 200_000 },
+    async () => {
+      const semName = 'mutex:clients:renewing';
+      const usingName = 'lock:clients:using';
+      // redis-semaphore's default lockTimeout (10 s, refreshed every 8 s); redlock using() with a
+      // 5 s lease extends 500 ms (plus drift) before it lapses.
+      const [sem, red] = await Promise.all([hold('redis-semaphore', 'clients:renewing', 10_000), hold('redlock', usingName, 5_000, 'using')]);
+      const store: Store = await openStore({ url: storeUrl });
+      try {
+        const ids = [lockId('redis-main', Buffer.from(semName)), lockId('redis-main', Buffer.from(usingName))];
+        const nearAlerts = () => store.prisma.alert.findMany({ where: { rule: 'near_expiry', lockId: { in: ids } } });
+
+        // A minute of healthy renewals (the clients' own schedule is the clock here).
+        await until(Math.max(sem.acquired, red.acquired) + 60_000);
+        const rows = await lsJson(['--match', '{mutex:clients:renewing,lock:clients:using}']);
+        expect(rows.map((r) => r.name).sort()).toEqual([usingName, semName]);
+        for (const r of rows) {
+          // Held far past its TTL: it really renewed all along.
+          expect(r.heldMs!, r.name).toBeGreaterThan(55_000);
+          expect(r.held, r.name).toBe(true);
+        }
+        expect(await nearAlerts()).toEqual([]);
+        expect(received.filter((n) => n.lockName === semName || n.lockName === usingName)).toEqual([]);
+
+        // Frozen: no more renewals. The leases lapse at most one TTL later.
+        const frozenAt = Date.now();
+        sem.child.kill('SIGSTOP');
+        red.child.kill('SIGSTOP');
+        const fired = await waitFor(async () => {
+          const a = await nearAlerts();
+          return a.length === 2 ? a : undefined;
+        }, { timeoutMs: 20_000, intervalMs: 100, message: `near_expiry for both frozen holders\n${collector.output()}` });
+        const ended = await waitFor(async () => {
+          const h = await store.prisma.hold.findMany({ where: { lockId: { in: ids }, endReason: 'expired' } });
+          return h.length === 2 ? h : undefined;
+        }, { timeoutMs: 20_000, intervalMs: 100, message: 'both leases to lapse' });
+        for (const alert of fired) {
+          const hold = ended.find((h) => h.lockId === alert.lockId)!;
+          expect(Number(alert.startedAt), alert.lockName!).toBeGreaterThan(frozenAt);
+          // Before the lease ran out, with time to spare.
+          expect(Number(alert.startedAt), alert.lockName!).toBeLessThan(Number(hold.endedAt) - 100);
+          // Exactly one firing notification per alert reached the webhook.
+          await waitFor(() => received.some((n) => n.id === String(alert.id) && n.status === 'firing'), { message: `the webhook for ${alert.lockName}` });
+        }
+        const perAlert = new Map<string, number>();
+        for (const n of received) perAlert.set(`${n.id}|${n.status}`, (perAlert.get(`${n.id}|${n.status}`) ?? 0) + 1);
+        expect([...perAlert.entries()].filter(([, count]) => count > 1)).toEqual([]);
+      } finally {
+        await store.close();
+        for (const c of [sem.child, red.child]) c.kill('SIGKILL');
+      }
+    },
+  );
 });

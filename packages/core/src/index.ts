@@ -5,6 +5,7 @@ export * from './events.js';
 export * from './config.js';
 export * from './config-file.js';
 export * from './lease.js';
+export * from './near-expiry.js';
 export * from './sketch.js';
 export * from './hold-tracker.js';
 export * from './rollup.js';

@@ -1,3 +1,5 @@
+import type { RenewingLibrary } from './near-expiry.js';
+
 /**
  * What sources report. A source turns backend state into one LockObservation
  * per lock change: the whole visible state of that lock (hold and waiters) at
@@ -47,6 +49,8 @@ export interface HoldObservation {
   renewedAt?: number | null;
   /** etcd lease id (hex) behind the hold, for lease checks and revoke. */
   lease?: string | null;
+  /** The lock library, when the key and token say so unambiguously (decides the default renewal schedule). */
+  renewedBy?: RenewingLibrary | null;
   /** Which waiter id this hold was, when it was one (etcd-mutex: same as holdId). */
   waiterId?: string | null;
 }

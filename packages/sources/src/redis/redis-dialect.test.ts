@@ -6,6 +6,7 @@ import {
   recogniseLock,
   redisGlobMatch,
   redissonCompanionName,
+  renewingLibraryOf,
   safeText,
   stringHoldId,
   type RawLockState,
@@ -98,5 +99,21 @@ describe('recogniseLock', () => {
     expect(redissonCompanionName(Buffer.from('redisson_lock_queue:{lock:f}'))).toEqual(Buffer.from('lock:f'));
     expect(redissonCompanionName(Buffer.from('redisson_lock_timeout:{a{b}}'))).toEqual(Buffer.from('a{b}'));
     expect(redissonCompanionName(Buffer.from('lock:f'))).toBeNull();
+  });
+});
+
+describe('renewingLibraryOf', () => {
+  it('recognises redis-semaphore and redlock tokens, and leaves redis-py and anything else unknown', () => {
+    const mutex = Buffer.from('mutex:orders');
+    expect(renewingLibraryOf(mutex, Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe'))).toBe('redis-semaphore');
+    expect(renewingLibraryOf(mutex, Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe-worker-7'))).toBe('redis-semaphore');
+    // A UUID outside redis-semaphore's key prefix says nothing.
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe'))).toBeNull();
+    // redlock v5: randomBytes(16).toString('hex').
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('297da5067dfd997fdd38a92048920aac'))).toBe('redlock');
+    // redis-py: uuid1().hex (version 1, RFC 4122 variant); it never renews by itself.
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('857062eaf20e11f19ed202fc00000001'))).toBeNull();
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('tok-7f3a'))).toBeNull();
+    expect(recogniseLock(state({ type: 'string', value: Buffer.from('297da5067dfd997fdd38a92048920aac'), pttl: 5_000 }))!.hold).toMatchObject({ renewedBy: 'redlock' });
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { displayKey, type Dialect, type HoldObservation, type WaiterObservation } from '@lockscope/core';
+import { displayKey, type Dialect, type HoldObservation, type RenewingLibrary, type WaiterObservation } from '@lockscope/core';
 
 /** Redisson's companion keys hash-tag the lock name so they land in the same cluster slot. */
 export const REDISSON_QUEUE_PREFIX = 'redisson_lock_queue:{';
@@ -119,6 +119,28 @@ export interface RecognisedLock {
   mode: 'read' | 'write' | null;
 }
 
+const MUTEX_PREFIX = Buffer.from('mutex:', 'latin1');
+const RANDOM_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(-.*)?$/;
+const HEX_128 = /^[0-9a-f]{32}$/;
+// uuid1().hex: version nibble 1 and an RFC 4122 variant nibble, as redis-py writes.
+const UUID1_HEX = /^[0-9a-f]{12}1[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
+
+/**
+ * The library holding a string lock, where its key and token leave no doubt, for its
+ * default renewal schedule (core near-expiry.ts). redis-semaphore's Mutex keeps
+ * `mutex:<name>` = crypto.randomUUID() (optionally `-<suffix>`); redlock v5 writes 16
+ * random bytes as hex. redis-py's uuid1().hex has the same length but fixed version and
+ * variant nibbles (a random token looks like one 1 time in 64: it is then left unknown).
+ */
+export function renewingLibraryOf(key: Uint8Array, value: Uint8Array): RenewingLibrary | null {
+  if (value.length > 80) return null;
+  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (k.length > MUTEX_PREFIX.length && k.subarray(0, MUTEX_PREFIX.length).equals(MUTEX_PREFIX) && RANDOM_UUID.test(text)) return 'redis-semaphore';
+  if (HEX_128.test(text) && !UUID1_HEX.test(text)) return 'redlock';
+  return null;
+}
+
 /** Turns raw Redis state into a lock, or null when the key is not a lock (ignored quietly). */
 export function recogniseLock(state: RawLockState): RecognisedLock | null {
   const remainingMs = state.pttl >= 0 ? state.pttl : null;
@@ -129,7 +151,7 @@ export function recogniseLock(state: RawLockState): RecognisedLock | null {
     const holdId = stringHoldId(state.value);
     return {
       dialect: 'redis-string',
-      hold: { holdId, holder: safeText(state.value), token: null, remainingMs },
+      hold: { holdId, holder: safeText(state.value), token: null, remainingMs, renewedBy: renewingLibraryOf(state.key, state.value) },
       waiters: null,
       mode: null,
     };
