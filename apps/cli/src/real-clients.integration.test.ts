@@ -304,3 +304,50 @@ describe('near_expiry with the real renewing clients at their defaults', () => {
     },
   );
 });
+
+describe('npm etcd3 Election', () => {
+  it('three candidates are one lock: one leader with its proclaimed value, two waiters; leadership changes are holds', { timeout: 120_000 }, async () => {
+    const name = '/locks/election/jobs-leader';
+    const keys = async () => (await etcd.etcdctl(['get', '--prefix', '--keys-only', `${name}/`])).split('\n').filter((l) => l.trim() !== '');
+    const candidates: Child[] = [];
+    for (const value of ['cand-1', 'cand-2', 'cand-3']) {
+      const child = startChild(process.execPath, [join(clientsDir, 'campaign-etcd3.mjs'), etcd.endpoints[0]!, 'jobs-leader', value]);
+      children.push(child);
+      candidates.push(child);
+      // One at a time, so the campaign order (create_revision) is the start order.
+      await waitFor(async () => (await keys()).length === candidates.length, { message: `${value} to campaign\n${child.output()}` });
+    }
+    await waitFor(() => candidates[0]!.output().includes('"proclaimed"'), { message: `cand-1 to lead and proclaim\n${candidates[0]!.output()}` });
+    // Keys carry the lease id in decimal: not Go's hex.
+    expect((await keys())[0]).toMatch(/\/\d+$/);
+
+    const election = async () => (await lsJson(['--match', '/locks/election/**'])).filter((r) => r.name.startsWith('/locks/election/'));
+    const first = await waitFor(async () => {
+      const rows = await election();
+      return rows.length === 1 && rows[0]!.holder?.includes('cand-1:leading') ? rows : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, message: 'one election led by cand-1' });
+    expect(first[0]).toMatchObject({ name, dialect: 'etcd-mutex', held: true, waiters: 2 });
+    expect(first[0]!.waiterQueue!.map((w) => w.holder)).toEqual([expect.stringContaining('(cand-2)'), expect.stringContaining('(cand-3)')]);
+    // Candidates are waiters, not locks of their own.
+    expect(first.filter((r) => r.held)).toHaveLength(1);
+
+    // The leader resigns: cand-2 leads.
+    candidates[0]!.kill('SIGTERM');
+    await waitFor(() => candidates[1]!.output().includes('"proclaimed"'), { message: `cand-2 to lead\n${candidates[1]!.output()}` });
+    const second = await waitFor(async () => {
+      const rows = await election();
+      return rows.length === 1 && rows[0]!.holder?.includes('cand-2:leading') ? rows : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, message: 'cand-2 leading' });
+    expect(second[0]).toMatchObject({ waiters: 1 });
+
+    // The collector recorded cand-1's leadership as a completed hold of this one lock.
+    const history = await waitFor(async () => {
+      const run = await runLockctl(['history', name, '--json', '--config', config]);
+      if (run.code !== 0) return undefined;
+      const holds = (JSON.parse(run.stdout) as { holds: { holder: string | null; endReason: string }[] }).holds;
+      return holds.length > 0 ? holds : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 500, message: 'the first leadership in the history' });
+    expect(history).toEqual([expect.objectContaining({ holder: expect.stringContaining('cand-1'), endReason: 'released' })]);
+    for (const c of candidates) await c.stop(2_000);
+  });
+});
