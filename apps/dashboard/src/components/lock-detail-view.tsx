@@ -11,7 +11,7 @@ import { fromLocalInput, RANGES, resolveRange, toLocalInput, type RangeKey } fro
 import { ContentionChart, HoldTtlChart, LatencyChart, type AlertMarker } from './charts';
 import { LeaseBar } from './lease-bar';
 import { ErrorState, Loading } from './states';
-import { UntrustedText, visible } from './untrusted-text';
+import { AlertMessage, UntrustedText, visible } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
 
 const ALERT_MARKER_LIMIT = 200;
@@ -134,7 +134,7 @@ export function LockDetailView({ id }: { id: string }) {
               <ul>
                 {l.openAlerts.map((a) => (
                   <li key={a.id}>
-                    <span className="badge bad">{a.rule}</span> <UntrustedText value={a.message} max={120} /> <span className="muted">since {formatTime(a.startedAt)}</span>
+                    <span className="badge bad">{a.rule}</span> <AlertMessage text={a.message} /> <span className="muted">since {formatTime(a.startedAt)}</span>
                   </li>
                 ))}
               </ul>
