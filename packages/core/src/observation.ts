@@ -18,9 +18,15 @@ export type Dialect =
   /** Redisson RLock: HASH with field `<uuid>:<threadId>` = re-entry count. */
   | 'redisson'
   /** Redisson RFairLock: as redisson plus a visible FIFO queue of waiters. */
-  | 'redisson-fair';
+  | 'redisson-fair'
+  /** redis-semaphore Semaphore / MultiSemaphore: ZSET `semaphore:<name>`, one member per permit held, scored by acquisition ms. Several holders. */
+  | 'redis-semaphore'
+  /** Redisson RPermitExpirableSemaphore: STRING `<name>` = permits available, ZSET `{<name>}:timeout` = permit ids by expiry. Several holders. */
+  | 'redisson-semaphore'
+  /** A key under the patterns whose layout no known library uses: listed with its Redis type, never dropped. */
+  | 'unknown';
 
-export const DIALECTS: readonly Dialect[] = ['etcd-mutex', 'etcd-lease-key', 'redis-string', 'redisson', 'redisson-fair'];
+export const DIALECTS: readonly Dialect[] = ['etcd-mutex', 'etcd-lease-key', 'redis-string', 'redisson', 'redisson-fair', 'redis-semaphore', 'redisson-semaphore', 'unknown'];
 
 /** Whether the dialect leaves a trace of waiters (and so of acquisition latency). */
 export function waitersObservable(dialect: Dialect): boolean {
@@ -49,6 +55,10 @@ export interface HoldObservation {
   renewedAt?: number | null;
   /** etcd lease id (hex) behind the hold, for lease checks and revoke. */
   lease?: string | null;
+  /** Semaphores: every holder (holdId and holder then describe the whole set). */
+  holders?: string[] | null;
+  /** Semaphores: permits in use, and in all when the backend keeps the limit (null: only the clients know it). */
+  permits?: { used: number; total: number | null } | null;
   /** The lock library, when the key and token say so unambiguously (decides the default renewal schedule). */
   renewedBy?: RenewingLibrary | null;
   /** Which waiter id this hold was, when it was one (etcd-mutex: same as holdId). */
