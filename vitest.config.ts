@@ -11,14 +11,15 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['{apps,packages}/*/src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts'],
+          // *.faults.test.ts run only under `npm run test:faults` (vitest.faults.config.ts): ~10 minutes.
+          exclude: [...ignored, '**/*.integration.test.ts', '**/*.browser.test.ts', '**/*.faults.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           sequence: { groupOrder: 1 },
-          include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
+          include: ['{apps,packages}/*/src/**/*.integration.test.ts', 'apps/*/bench/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
           exclude: ignored,
           testTimeout: 60_000,
           hookTimeout: 90_000,

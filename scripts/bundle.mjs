@@ -2,11 +2,18 @@
 // (TypeScript source) are inlined, npm dependencies stay external so native
 // modules (better-sqlite3) and Prisma's runtime load from node_modules.
 // Usage (from an app folder): node ../../scripts/bundle.mjs src/main.ts [more entries]
+//   --outdir=<dir> writes elsewhere than dist/; an entry `name=path.ts` is written as <outdir>/name.js
+//   (so entries from several folders land side by side).
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-const entries = process.argv.slice(2);
+let outdir = 'dist';
+const entries = [];
+for (const arg of process.argv.slice(2)) {
+  if (arg.startsWith('--outdir=')) outdir = arg.slice('--outdir='.length);
+  else entries.push(arg);
+}
 if (entries.length === 0) {
   console.error('usage: bundle.mjs <entry.ts> [...]');
   process.exit(2);
@@ -26,8 +33,10 @@ for (const dir of ['.', ...workspaceDirs]) {
 }
 
 await build({
-  entryPoints: entries,
-  outdir: 'dist',
+  entryPoints: entries.some((e) => e.includes('='))
+    ? entries.map((e) => (e.includes('=') ? { out: e.slice(0, e.indexOf('=')), in: e.slice(e.indexOf('=') + 1) } : { out: e.replace(/^.*\//, '').replace(/\.ts$/, ''), in: e }))
+    : entries,
+  outdir,
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -8,9 +8,11 @@
 //
 // Only node: built-ins here: this file runs before node_modules exists.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { aptInstall, aptPrefix, onPath } from './system-packages.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const USAGE = `Usage: npm run demo [-- --check]
@@ -265,19 +267,6 @@ function safeRead(path) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function onPath(name) {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /** The demo's environment plus `extra`; an undefined value removes that variable. */
 function childEnv(extra) {
   const out = { ...env, ...extra };
@@ -395,11 +384,6 @@ function missingMessage(packages) {
   ].join('\n');
 }
 
-function canSudo() {
-  if (!onPath('sudo')) return false;
-  return spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
-}
-
 /** etcd and redis-server: present, installed from Debian packages when allowed, or a stop with the commands. */
 function ensureBinaries() {
   const need = [];
@@ -410,15 +394,11 @@ function ensureBinaries() {
     return stepDone(`using ${found.join(' and ')}`);
   }
   const noInstall = env.LOCKSCOPE_DEMO_NO_INSTALL === '1' || env.LOCKSCOPE_DEMO_NO_INSTALL === 'true';
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const prefix = isRoot ? [] : canSudo() ? ['sudo', '-n'] : null;
-  if (noInstall || prefix === null || !onPath('apt-get')) fail(missingMessage(need));
-  const [cmd, ...pre] = prefix.length ? prefix : ['apt-get'];
-  const args = (rest) => (prefix.length ? [...pre, 'apt-get', ...rest] : rest);
+  const prefix = noInstall ? null : aptPrefix(env);
+  if (prefix === null) fail(missingMessage(need));
   console.log(`      installing ${need.join(' ')} with ${prefix.length ? 'sudo ' : ''}apt-get`);
-  const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
-  if (run(cmd, args(['update']), { extraEnv: aptEnv }).status !== 0) fail(`apt-get update failed.\n\n${missingMessage(need)}`);
-  if (run(cmd, args(['install', '-y', '--no-install-recommends', ...need]), { extraEnv: aptEnv }).status !== 0) fail(`apt-get install failed.\n\n${missingMessage(need)}`);
+  const failed = aptInstall(need, prefix, env);
+  if (failed) fail(`${failed}.\n\n${missingMessage(need)}`);
   for (const [bin, pkg] of [['etcd', 'etcd-server'], ['redis-server', 'redis-server']]) {
     if (need.includes(pkg) && !onPath(bin)) fail(`${pkg} was installed but ${bin} is still not on PATH (${env.PATH}).`);
   }
@@ -586,6 +566,9 @@ function migrate() {
 }
 
 const nextBin = () => join(root, 'node_modules/next/dist/bin/next');
+// The collector takes fencing reports only with a token; the demo makes one per run and
+// gives it to the collector and the simulator (never to the dashboard, never printed).
+const fencingEnv = { LOCKSCOPE_FENCING_TOKEN: randomBytes(24).toString('hex') };
 // The demo's own config, whatever DATABASE_URL the shell has.
 const ourEnv = () => ({ LOCKSCOPE_DEMO_STATE: demoDir, LOCKSCOPE_CONFIG: configPath, DATABASE_URL: undefined, NEXT_TELEMETRY_DISABLED: '1' });
 
@@ -659,7 +642,7 @@ async function main() {
   step('Starting the collector');
   const collectorAt = await startOnPort('collector', 'collector', collectorPort, (port) => {
     const [cmd, args] = commands({ ...plan, collectorListen: `127.0.0.1:${port}` }).collector;
-    return startProcess('collector', cmd, args, { extraEnv: ourEnv(), portRetry: true });
+    return startProcess('collector', cmd, args, { extraEnv: { ...ourEnv(), ...fencingEnv }, portRetry: true });
   }, (port) => httpOk(`http://127.0.0.1:${port}/healthz`, () => true), 30_000);
   const healthz = `http://127.0.0.1:${collectorAt}/healthz`;
   stepDone(healthz);
@@ -674,8 +657,9 @@ async function main() {
 
   step('Starting the simulated lock fleet (profile demo)');
   const interesting = /^(fencing|stall|crash|slow-dependency|leader|error):/;
-  const simulator = startProcess('simulator', cmds.simulator[0], cmds.simulator[1], {
-    extraEnv: ourEnv(),
+  // The fenced resources report the tokens they check, so stale writes show as hazards (lockctl doctor).
+  const simulator = startProcess('simulator', cmds.simulator[0], [...cmds.simulator[1], '--report-fencing', `http://127.0.0.1:${collectorAt}`], {
+    extraEnv: { ...ourEnv(), ...fencingEnv },
     onLine: (line) => {
       if (interesting.test(line) && !shuttingDown) console.log(`  sim | ${line}`);
     },

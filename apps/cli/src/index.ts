@@ -7,6 +7,7 @@ import History from './commands/locks/history.js';
 import Ls from './commands/locks/ls.js';
 import Release from './commands/locks/release.js';
 import Show from './commands/locks/show.js';
+import Doctor from './commands/safety/doctor.js';
 import Sources from './commands/sources/check.js';
 
 export const COMMANDS = {
@@ -18,4 +19,5 @@ export const COMMANDS = {
   alerts: Alerts,
   'alerts:ack': AlertsAck,
   'alerts:silence': AlertsSilence,
+  doctor: Doctor,
 };

@@ -1,4 +1,4 @@
-import { LockscopeError } from '@lockscope/core';
+import { displayKey, fromHex, hexName, keysForName, LockscopeError, toHex } from '@lockscope/core';
 import type { Store, StoredAudit } from '@lockscope/store';
 import { isLockscopeErrorLike } from './lockscope-error-like.js';
 import type { StoredLockFacts } from './lock-row.js';
@@ -44,13 +44,31 @@ export interface LockHistory {
  */
 export async function readLockHistory(store: Store, { name, source, limit }: { name: string; source?: string | undefined; limit: number }): Promise<LockHistory> {
   try {
-    const locks = await store.prisma.lock.findMany({ where: { name, ...(source ? { source } : {}) } });
+    // A name with \xNN escapes or a hex: form may stand for several keys: match the stored raw
+    // key, and ask which when one source recorded more than one of them.
+    const keys = keysForName(name);
+    const wanted = new Set(keys.map(toHex));
+    const names = [...new Set(keys.map(displayKey))];
+    const candidates = await store.prisma.lock.findMany({ where: { name: names.length === 1 ? names[0]! : { in: names }, ...(source ? { source } : {}) } });
+    const locks = candidates.filter((l) => wanted.has(l.rawKey));
+    const perSource = new Map<string, typeof locks>();
+    for (const l of locks) perSource.set(l.source, [...(perSource.get(l.source) ?? []), l]);
+    for (const [where, same] of perSource) {
+      if (same.length > 1) {
+        throw new LockscopeError(
+          'BAD_REQUEST',
+          `${name} on ${where} names ${same.length} different keys the store recorded; name one by its exact form: ${same.map((l) => hexName(fromHex(l.rawKey))).join(', ')}`,
+          { details: { source: where, name, candidates: same.map((l) => hexName(fromHex(l.rawKey))) } },
+        );
+      }
+    }
     const byId = new Map(locks.map((l) => [l.id, l]));
     const holds =
       locks.length === 0
         ? []
         : await store.prisma.hold.findMany({ where: { lockId: { in: [...byId.keys()] } }, orderBy: { endedAt: 'desc' }, take: limit });
-    const audits = await store.listAudit({ lockName: name, ...(source ? { source } : {}), limit });
+    // Audit records carry the display name; a lock picked by its hex: form is found under that.
+    const audits = await store.listAudit({ lockName: locks[0]?.name ?? name, ...(source ? { source } : {}), limit });
     return {
       locks: locks.map((l) => ({
         source: l.source,

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { holdEtcd3Lock, startEtcd, startRedis, waitFor, type EtcdServer, type RedisServer } from '@lockscope/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setNxPxAt, startCollectorStack, type CollectorStack } from './test-stack.js';
 
@@ -36,20 +36,6 @@ async function startReceiver() {
 }
 
 const SECRET = 'e2e-secret';
-const repoRoot = new URL('../../..', import.meta.url).pathname;
-
-/** A real npm etcd3 Lock holder in its own process, so its keepalives can be frozen with SIGSTOP. */
-function holdEtcd3Lock(endpoints: string[], key: string, ttlSeconds: number): Child {
-  const script = `
-    import { Etcd3 } from 'etcd3';
-    const client = new Etcd3({ hosts: ${JSON.stringify(endpoints)} });
-    const lock = client.lock(${JSON.stringify(key)}).ttl(${ttlSeconds});
-    await lock.acquire();
-    console.log('acquired ' + (await lock.leaseId()));
-    setInterval(() => {}, 1000);
-  `;
-  return startChild(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot });
-}
 
 function signedWith(secret: string, r: Received): boolean {
   const header = String(r.headers['x-lockscope-signature'] ?? '');

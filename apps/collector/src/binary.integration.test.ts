@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startChild, startRedis, waitFor, type RedisServer } from '@lockscope/testing';
+import { freePort, startChild, startRedis, waitFor, yamlAliasBomb, type RedisServer } from '@lockscope/testing';
 
 const appDir = new URL('..', import.meta.url).pathname;
 const bin = join(appDir, 'bin/lockscope-collector.js');
@@ -35,6 +35,35 @@ describe('the lockscope-collector binary', () => {
     expect(await child.exited).toBe(2);
     expect(child.output()).toContain('sources[0] (line 2): unknown key "patern"');
     expect(child.output()).toContain('alerts.nearExpiryRatio (line 3)');
+  });
+
+  /** Runs the binary to its end (or 10 s), for a config it must refuse. */
+  async function refused(args: string[]): Promise<string> {
+    const child = startChild(process.execPath, [bin, ...args], { cwd: dir });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await child.exited;
+    clearTimeout(timer);
+    expect(code, `exit code for ${args.join(' ')} (null: killed after 10 s, it hung)\n${child.output()}`).toBe(2);
+    // A sentence, not a stack trace.
+    expect(child.output()).not.toMatch(/^\s+at /m);
+    expect(child.output()).not.toContain('unexpected error');
+    return child.output();
+  }
+
+  it('refuses hostile and absurd configs with exit 2 and a sentence: no stack trace, no hang, no store in /dev', async () => {
+    expect(await refused(['--config', writeConfig('bomb.yaml', yamlAliasBomb())])).toContain('bomb.yaml: invalid YAML: Excessive alias count');
+    expect(await refused(['--config', writeConfig('port.yaml', 'collector: { listen: "127.0.0.1:99999" }\n')])).toContain(
+      'collector.listen (line 1): host:port like 127.0.0.1:9464 or [::1]:9464, port 0-65535',
+    );
+    expect(await refused(['--listen', '127.0.0.1:99999', '--config', writeConfig('ok.yaml', '{}\n')])).toContain('--listen takes a host:port');
+    expect(await refused(['--config', writeConfig('flush.yaml', 'collector: { flushInterval: 1e308 }\n')])).toContain(
+      'collector.flushInterval (line 1): a duration from 5ms to 1m',
+    );
+    expect(await refused(['--config', '/dev/zero'])).toContain('config file /dev/zero is not a regular file');
+    expect(await refused(['--config', '/dev/null'])).toContain('config file /dev/null is not a regular file');
+    expect(existsSync('/dev/.lockscope')).toBe(false);
+    expect(await refused(['--config', writeConfig('empty.yaml', '')])).toContain('empty.yaml is empty; write `{}` in it to run on the defaults.');
+    expect(existsSync(join(dir, '.lockscope'))).toBe(false);
   });
 
   it('keeps running with unreachable backends, reports them down, and stops on SIGTERM within 5 s after flushing', async () => {

@@ -1,6 +1,12 @@
 import {
   displayKey,
+  LiveHazards,
+  LockscopeError,
+  lockId as lockIdOf,
   LockTracker,
+  type FencingReport,
+  type FencingVerdict,
+  type HazardChange,
   RollupAccumulator,
   RollupTier,
   type ApplyResult,
@@ -13,6 +19,8 @@ import { lockRowOf, trackerStateOfRow, type LockRow, type Store } from '@locksco
 import { AlertManager } from './alerts/index.js';
 import { Batcher, type SourceUpdate } from './batcher.js';
 import { CollectorMetrics, type LockCounts } from './metrics.js';
+import { SpillDir } from './spill.js';
+import { ForceReleaseFollower } from './force-release-follower.js';
 import { workerWriter, type BatchWriter } from './store-writer.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -27,6 +35,12 @@ export interface CollectorOptions {
   writer?: BatchWriter;
   /** Called after every committed flush (the benchmark measures lag with it). */
   onFlushed?: (info: { committedAt: number; events: { type: string; source: string; holder: string | null; at: number }[] }) => void;
+  /**
+   * Where rows and alert changes the store cannot take go (past the buffer's cap, or at a
+   * stop), as an absolute path (main resolves collector.spillDir beside the config). Without
+   * one they are dropped, logged and counted.
+   */
+  spillDir?: string | null;
 }
 
 interface TrackedLock {
@@ -50,6 +64,8 @@ interface TrackedLock {
   expKey: string;
   /** Builds this lock's live row at flush time (one closure per lock, not per change). */
   buildRow: () => LockRow;
+  /** Restored from the store and not yet seen by this process's source (see Collector.syncedSources). */
+  awaitingSync: boolean;
 }
 
 /** A changed minute rollup is written within this long. */
@@ -84,6 +100,11 @@ export class Collector {
   private readonly tiers: [RollupTier, RollupTier] = [new RollupTier('minute'), new RollupTier('hour')];
   private readonly batcher: Batcher;
   private readonly writer: BatchWriter;
+  private readonly spill: SpillDir | null;
+  private readonly forceReleases: ForceReleaseFollower;
+  /** Safety hazards found as they happen (docs/hazards.md). */
+  readonly hazards = new LiveHazards();
+  private hazardTimer: NodeJS.Timeout | null = null;
   private readonly timers: TimerQueue;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -94,12 +115,28 @@ export class Collector {
   private readonly pendingChecks = new Set<Promise<void>>();
   private readonly heldCount = new Map<string, number>();
   private readonly lockCount = new Map<string, number>();
+  /**
+   * Sources that have delivered their first full view since this process started. Until then
+   * a restored lock's deadlines wait: a hold that ended while the collector was down would
+   * otherwise be judged by the clock alone and stored as `expired` at its predicted expiry,
+   * with a false lease_expired, when the resync would have said its end is simply unknown.
+   */
+  private readonly syncedSources = new Set<string>();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.metrics.readLocks = () => this.lockCounts();
     this.metrics.readHeld = () => this.heldCount;
+    this.metrics.readStore = () => ({
+      bufferedRows: this.batcher.bufferedRows(),
+      spilledRows: this.batcher.spilledRowCount(),
+      msSinceCommit: this.batcher.msSinceCommit(),
+      alertBacklog: this.alerts.backlogSize(),
+    });
+    this.metrics.readHazards = () => this.hazards.open();
+    this.spill = options.spillDir ? new SpillDir(options.spillDir) : null;
+    this.forceReleases = new ForceReleaseFollower(options.store, this.now, this.log);
     this.timers = new TimerQueue((key, dueAt) => this.onTimer(key, dueAt), this.now);
     // The store as opened (a relative file: URL resolved beside the config), not the
     // config's text: the worker thread would resolve it against the working directory.
@@ -110,6 +147,7 @@ export class Collector {
       now: this.now,
       log: this.log,
       openAlertsGauge: this.metrics.openAlerts,
+      droppedCounter: this.metrics.alertChangesDropped,
       sourceHealth: () => [...this.sources.values()].map((s) => s.health()),
     });
     this.batcher = new Batcher({
@@ -121,13 +159,22 @@ export class Collector {
       now: this.now,
       log: this.log,
       onFlushed: options.onFlushed,
+      spill: this.spill,
+      maxBufferedRows: options.config.collector.maxBufferedRows,
+      stallAfterMs: options.config.collector.storeStallAfter,
     });
   }
 
   /** Restores state from the store, starts every source; resolves when all have done their first sync or failed. */
   async start(): Promise<void> {
     const { config, store } = this.options;
+    // What an earlier run could not write goes in first: the lock state and resume
+    // revisions restored below are only right with it.
+    await this.batcher.writeSpilledAtStart();
     this.batcher.start();
+    // Alert changes too, before the open alerts are loaded: an open among them must be
+    // known as open, so that its resolve comes.
+    await this.replaySpilledAlerts();
     await this.alerts.start();
     // The current minute and hour as written before a restart: later changes add to them.
     for (const tier of this.tiers) {
@@ -154,7 +201,7 @@ export class Collector {
               );
             }
             this.lockCount.set(source.name, (this.lockCount.get(source.name) ?? 0) + 1);
-            this.scheduleTimers(entry);
+            entry.awaitingSync = true;
           } catch (error) {
             this.log(`collector: ignoring unreadable saved state for lock ${JSON.stringify(row.name)}: ${(error as Error).message}`);
           }
@@ -162,12 +209,17 @@ export class Collector {
         this.metrics.sourceUp.set({ source: source.name }, 0);
         try {
           await source.watch({ sink: this.sinkFor(source.name), resumeRevision: saved?.resumeRevision ?? null });
+          this.markSynced(source.name);
         } catch (error) {
           // A source that cannot start yet keeps retrying inside; the agent stays up.
           this.log(`collector: source ${source.name} is not watching yet: ${(error as Error).message}`);
         }
       }),
     );
+    this.forceReleases.start();
+    // Point-in-time hazards (a stale token used) close after a while.
+    this.hazardTimer = setInterval(() => this.onHazards(this.hazards.tick(this.now())), 5_000);
+    this.hazardTimer.unref();
     this.rollupTimer = setInterval(() => this.flushRollups(false), ROLLUP_TICK_MS);
     this.retentionTimer = setInterval(() => void this.purge(), RETENTION_EVERY_MS);
     this.rollupTimer.unref();
@@ -181,15 +233,63 @@ export class Collector {
     this.stopping = true;
     const deadline = this.now() + deadlineMs;
     this.timers.stop();
+    await this.forceReleases.stop();
+    if (this.hazardTimer) clearInterval(this.hazardTimer);
     if (this.rollupTimer) clearInterval(this.rollupTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await withDeadline(Promise.allSettled([...this.sources.values()].map((s) => s.stop())), Math.max(100, (deadline - this.now()) / 2));
     await withDeadline(Promise.allSettled([...this.pendingChecks]), 200);
     await this.alerts.stop(Math.max(100, (deadline - this.now()) / 3));
+    this.spillAlerts();
     this.flushRollups(true);
     this.enqueueLockRows([...this.locks.keys()]);
     await this.batcher.stop(Math.max(100, deadline - this.now()));
     await this.writer.close();
+  }
+
+  /**
+   * A fencing report from a protected resource (POST /v1/fencing): judged against the newest
+   * token granted for the lock now. The lock is named as lockctl shows it (its raw key as UTF-8).
+   */
+  fencingReport(report: FencingReport & { source: string; lock: string }): { verdict: FencingVerdict; newestToken: string | null } {
+    const entry = this.locks.get(lockIdOf(report.source, Buffer.from(report.lock, 'utf8')));
+    if (!entry) throw new LockscopeError('LOCK_NOT_FOUND', `no lock ${JSON.stringify(report.lock)} is tracked on source ${JSON.stringify(report.source)}`);
+    const judged = this.hazards.onFencingReport(entry.ref, report, this.now());
+    this.onHazards(judged.changes);
+    return { verdict: judged.verdict, newestToken: judged.newestToken };
+  }
+
+  private onHazards(changes: HazardChange[]): void {
+    for (const change of changes) {
+      const h = change.hazard;
+      this.batcher.addHazard({ ...h });
+      this.alerts.onHazard(change);
+      if (change.action === 'open') this.log(`collector: hazard ${h.kind} (${h.severity}) on ${h.source}/${JSON.stringify(h.lockName)}: ${h.detail}`);
+    }
+  }
+
+  /** Alert changes the store did not take before the stop: kept for the next start. */
+  private spillAlerts(): void {
+    const left = this.alerts.unwritten();
+    if (left.length === 0) return;
+    try {
+      if (!this.spill) throw new Error('no spill directory configured');
+      this.spill.write('alerts', left);
+      this.log(`collector: stopping with ${left.length} alert changes the store did not take; saved in ${this.spill.dir}, written at the next start`);
+    } catch (error) {
+      this.metrics.alertChangesDropped.inc(left.length);
+      this.log(`collector: DROPPED ${left.length} alert changes the store did not take: they could not be saved to disk either (${(error as Error).message})`);
+    }
+  }
+
+  private async replaySpilledAlerts(): Promise<void> {
+    if (!this.spill) return;
+    const files = this.spill.list('alerts');
+    if (files.length === 0) return;
+    for (const path of files) this.alerts.replay(this.spill.read(path) as Parameters<AlertManager['replay']>[0]);
+    // In memory now, and written in order ahead of anything new.
+    for (const path of files) this.spill.remove(path);
+    await withDeadline(this.alerts.whenWritten(), 30_000);
   }
 
   health() {
@@ -229,7 +329,11 @@ export class Collector {
     return {
       observe: (obs) => this.onObservation(obs),
       resynced: (source, liveKeysHex, at) => this.onResynced(source, liveKeysHex, at),
-      progress: (source, revision) => this.batcher.setResumeRevision(source, revision),
+      progress: (source, revision) => {
+        this.batcher.setResumeRevision(source, revision);
+        // Everything up to a revision has been delivered: replay after a resume is done.
+        this.markSynced(source);
+      },
       health: (h) => this.onHealth(sourceName, h),
     };
   }
@@ -246,6 +350,11 @@ export class Collector {
       }
       entry.observedAt = obs.at;
       this.run(entry, (t) => t.apply(obs));
+      if (entry.awaitingSync) {
+        // Seen by this process: its deadlines are its own again.
+        entry.awaitingSync = false;
+        this.scheduleTimers(entry);
+      }
     } catch (error) {
       // One malformed observation must never take the agent down.
       this.log(`collector: dropped an observation for ${JSON.stringify(displayKey(obs.key))} on ${obs.source}: ${(error as Error).stack ?? error}`);
@@ -267,6 +376,7 @@ export class Collector {
       expAt: null,
       nearKey: `${tracker.lockId}|near`,
       expKey: `${tracker.lockId}|exp`,
+      awaitingSync: false,
       buildRow: () => lockRowOf(entry.tracker, this.now()),
     };
     this.locks.set(tracker.lockId, entry);
@@ -293,6 +403,18 @@ export class Collector {
       if (entry.tracker.hold && !liveKeysHex.has(entry.tracker.keyHex)) {
         this.run(entry, (t) => t.end(at, 'unknown'));
       }
+    }
+    this.markSynced(source);
+  }
+
+  /** The source has delivered a full view: restored locks still held get their deadlines. */
+  private markSynced(source: string): void {
+    if (this.syncedSources.has(source)) return;
+    this.syncedSources.add(source);
+    for (const entry of this.locks.values()) {
+      if (entry.source !== source || !entry.awaitingSync) continue;
+      entry.awaitingSync = false;
+      this.scheduleTimers(entry);
     }
   }
 
@@ -324,6 +446,7 @@ export class Collector {
     const lockId = tracker.lockId;
     const at = result.events[0]?.at ?? this.now();
     this.alerts.onApplyResult(entry.ref, result, tracker.waiters?.length ?? null);
+    this.onHazards(this.hazards.onResult(entry.ref, tracker.dialect, result, tracker.hold?.holder ?? null, tracker.waiters));
     const minute = this.rollupFor(entry, 0, at);
     const hour = this.rollupFor(entry, 1, at);
     for (const event of result.events) {
@@ -414,6 +537,7 @@ export class Collector {
   }
 
   private scheduleTimers(entry: TrackedLock): void {
+    if (entry.awaitingSync) return;
     const near = entry.tracker.nextNearExpiryAt();
     const expiresAt = entry.tracker.expiresAt();
     // A little after the predicted expiry, so a backend that expires on time has done so.

@@ -1,22 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChild, startEtcd, waitFor, type Child, type EtcdServer } from '@lockscope/testing';
+import { holdEtcd3Lock, startEtcd, waitFor, type EtcdServer } from '@lockscope/testing';
 import { startCollectorStack, type CollectorStack } from './test-stack.js';
-
-const repoRoot = new URL('../../..', import.meta.url).pathname;
-
-/** A real npm etcd3 Lock holder in its own process (so it can be frozen with SIGSTOP). */
-function holdEtcd3Lock(endpoints: string[], key: string, ttlSeconds: number): Child {
-  const script = `
-    import { Etcd3 } from 'etcd3';
-    const client = new Etcd3({ hosts: ${JSON.stringify(endpoints)} });
-    const lock = client.lock(${JSON.stringify(key)}).ttl(${ttlSeconds});
-    await lock.acquire();
-    console.log('acquired ' + (await lock.leaseId()));
-    process.on('SIGTERM', async () => { await lock.release(); client.close(); process.exit(0); });
-    setInterval(() => {}, 1000);
-  `;
-  return startChild(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot });
-}
 
 describe('collector over a real etcd', () => {
   let etcd: EtcdServer;

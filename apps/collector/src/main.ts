@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isLockscopeError, loadConfig } from '@lockscope/core';
+import { readFileSync } from 'node:fs';
+import { isLockscopeError, LISTEN_ADDRESS_HINT, loadConfig, LockscopeError, parseListenAddress } from '@lockscope/core';
 import { openStore, storeLeftBehind } from '@lockscope/store';
 import { Collector } from './collector.js';
 import { createSource } from './create-source.js';
@@ -38,15 +40,24 @@ async function main(): Promise<number> {
     env: { LOCKSCOPE_CONFIG: process.env.LOCKSCOPE_CONFIG, DATABASE_URL: process.env.DATABASE_URL },
     cwd: process.cwd(),
   });
-  if (args.values.listen) config.collector.listen = args.values.listen;
+  if (args.values.listen !== undefined) {
+    if (parseListenAddress(args.values.listen) === null) throw new LockscopeError('BAD_CONFIG', `--listen takes a ${LISTEN_ADDRESS_HINT} (got ${JSON.stringify(args.values.listen.slice(0, 80))}).`);
+    config.collector.listen = args.values.listen;
+  }
   log(`collector: config ${path ?? '(defaults: no sources)'}; ${config.sources.length} source(s)`);
 
   const leftBehind = storeLeftBehind(config.store.url, baseDir, { dir: process.cwd(), name: 'the working directory' });
   if (leftBehind) log(`collector: warning: ${leftBehind}`);
   const store = await openStore({ url: config.store.url, cwd: baseDir });
   if (!args.values['no-migrate']) await store.migrate();
-  const collector = new Collector({ config, store, createSource, log });
-  const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health());
+  const spillDir = resolve(baseDir, config.collector.spillDir);
+  const collector = new Collector({ config, store, createSource, log, spillDir });
+  const fencingToken = readFencingToken(process.env);
+  const http = await startHttpServer(config.collector.listen, collector.metrics, () => collector.health(), {
+    token: fencingToken,
+    report: (body) => collector.fencingReport(body),
+  });
+  if (fencingToken === null) log('collector: fencing reports (POST /v1/fencing) are off: set LOCKSCOPE_FENCING_TOKEN or LOCKSCOPE_FENCING_TOKEN_FILE to take them');
   log(`collector: serving ${http.url}/healthz and ${http.url}/metrics`);
 
   let stopping = false;
@@ -72,6 +83,26 @@ async function main(): Promise<number> {
   await collector.start();
   log('collector: running');
   return -1;
+}
+
+/** The fencing reporters' shared secret, from the environment or a file (never from the config, never logged). */
+function readFencingToken(env: NodeJS.ProcessEnv): string | null {
+  let token: string;
+  let from = 'LOCKSCOPE_FENCING_TOKEN';
+  if (env.LOCKSCOPE_FENCING_TOKEN) {
+    token = env.LOCKSCOPE_FENCING_TOKEN;
+  } else {
+    const file = env.LOCKSCOPE_FENCING_TOKEN_FILE;
+    if (!file) return null;
+    from = `the file ${JSON.stringify(file)}`;
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new LockscopeError('BAD_CONFIG', `LOCKSCOPE_FENCING_TOKEN_FILE ${JSON.stringify(file)} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (token.length < 16) throw new LockscopeError('BAD_CONFIG', `the fencing token in ${from} is shorter than 16 characters; use a long random one`);
+  return token;
 }
 
 main().then(

@@ -1,3 +1,4 @@
+import { HAZARD_KINDS } from '@lockscope/core';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 /** One lock's figures since this process started, as the per-lock series report them. */
@@ -38,8 +39,22 @@ export class CollectorMetrics {
   readonly eventsIngested = new Counter({ name: 'lockscope_events_ingested_total', help: 'Lifecycle events written to the store', registers: [this.registry] });
   readonly ingestLag = new Gauge({ name: 'lockscope_ingest_lag_seconds', help: 'Time from observing a change to committing it in the store (last flush, max)', registers: [this.registry] });
   readonly flushFailures = new Counter({ name: 'lockscope_store_flush_failures_total', help: 'Store flushes that failed and were retried', registers: [this.registry] });
-  readonly bufferedRows = new Gauge({ name: 'lockscope_buffered_rows', help: 'Rows waiting to be flushed to the store', registers: [this.registry] });
+  /** Set by the collector: what waits for the store now (read when scraped, so it is never stale). */
+  readStore: () => { bufferedRows: number; spilledRows: number; msSinceCommit: number; alertBacklog: number } = () => ({ bufferedRows: 0, spilledRows: 0, msSinceCommit: 0, alertBacklog: 0 });
+  readonly bufferedRows = scalarFrom(this, { name: 'lockscope_buffered_rows', help: 'Rows in memory not yet committed to the store (buffered, retried or being written)' }, (s) => s.bufferedRows);
+  readonly spilledRows = scalarFrom(this, { name: 'lockscope_spilled_rows', help: 'Rows kept on local disk while the store was down, not yet written' }, (s) => s.spilledRows);
+  readonly commitAge = scalarFrom(this, { name: 'lockscope_store_last_commit_age_seconds', help: 'Seconds since the last store commit' }, (s) => s.msSinceCommit / 1000);
+  readonly alertBacklog = scalarFrom(this, { name: 'lockscope_alert_changes_buffered', help: 'Alert opens and resolves waiting for the store' }, (s) => s.alertBacklog);
+  readonly droppedRows = new Counter({ name: 'lockscope_dropped_rows_total', help: 'Rows lost: the store did not take them and they could not be saved to disk', registers: [this.registry] });
+  readonly alertChangesDropped = new Counter({ name: 'lockscope_alert_changes_dropped_total', help: 'Alert changes dropped because too many waited for the store', registers: [this.registry] });
   readonly openAlerts = new Gauge({ name: 'lockscope_open_alerts', help: 'Open alerts by rule', labelNames: ['rule'], registers: [this.registry] });
+  /** Set by the collector: hazards open now. */
+  readHazards: () => readonly { kind: string }[] = () => [];
+  readonly openHazards = gaugeFrom(this, { name: 'lockscope_open_hazards', help: 'Safety hazards open now, by kind (docs/hazards.md)', labelNames: ['kind'] }, function* (m) {
+    const counts = new Map<string, number>(HAZARD_KINDS.map((k) => [k, 0]));
+    for (const h of m.readHazards()) counts.set(h.kind, (counts.get(h.kind) ?? 0) + 1);
+    for (const [kind, n] of counts) yield [{ kind }, n];
+  });
 }
 
 /** A per-lock counter whose values are read from the collector at scrape time (series appear once non-zero). */
@@ -69,6 +84,21 @@ function gaugeFrom<L extends string>(
     collect() {
       this.reset();
       for (const [labels, n] of values(metrics)) this.set(labels, n);
+    },
+  });
+}
+
+/** An unlabelled gauge read from the collector's store state at scrape time. */
+function scalarFrom(
+  metrics: CollectorMetrics,
+  config: { name: string; help: string },
+  value: (s: ReturnType<CollectorMetrics['readStore']>) => number,
+): Gauge {
+  return new Gauge({
+    ...config,
+    registers: [metrics.registry],
+    collect() {
+      this.set(value(metrics.readStore()));
     },
   });
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, startRedis, waitFor, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { setNxPxAt } from './test-stack.js';
 import { startCollectorStack, type CollectorStack } from './test-stack.js';
 
 describe('collector restart', () => {
@@ -57,5 +58,43 @@ describe('collector restart', () => {
     await stack.restart();
     await stack.collector.flushNow();
     expect(await stack.holds('etcd-test', '/locks/offline')).toHaveLength(3);
+  });
+
+  it('after a restart, a lock that existed before records every new hold at once (issue 13)', async () => {
+    // Enough traffic before the stop that the old process's numbering is far ahead of a new one's.
+    for (let i = 0; i < 40; i++) {
+      await redis.cli(['SET', 'lock:renumbered', `old-${i}`, 'NX', 'PX', '60000']);
+      await redis.cli(['DEL', 'lock:renumbered']);
+    }
+    await waitFor(async () => (await stack.holds('redis-test', 'lock:renumbered')).length === 40, { message: 'the 40 holds before the stop' });
+    await stack.stop();
+    await stack.restart();
+
+    for (let i = 0; i < 10; i++) {
+      await setNxPxAt(redis, 'lock:renumbered', `new-${i}`, 60_000);
+      await redis.cli(['DEL', 'lock:renumbered']);
+    }
+    const started = Date.now();
+    const after = await waitFor(async () => {
+      const holds = (await stack.holds('redis-test', 'lock:renumbered')).filter((h) => h.holder?.startsWith('new-'));
+      return holds.length === 10 ? holds : undefined;
+    }, { timeoutMs: 2_000, message: 'the 10 holds after the restart, within 2 s' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(after.map((h) => h.holder)).toEqual(Array.from({ length: 10 }, (_, i) => `new-${i}`));
+    expect(after.every((h) => h.endReason === 'released' && !h.approximate)).toBe(true);
+  });
+
+  it('a hold released while the collector was down, past its predicted expiry, ends unknown without a lease_expired alert', async () => {
+    await redis.cli(['SET', 'lock:short-while-down', 'tok-s', 'PX', '1500']);
+    await waitFor(async () => (await stack.lock('redis-test', 'lock:short-while-down'))?.held, { message: 'the short Redis lock held' });
+    await stack.stop();
+    await redis.cli(['DEL', 'lock:short-while-down']);
+    // Let the predicted expiry pass while nobody watches.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await stack.restart();
+    const ended = await waitFor(async () => (await stack.holds('redis-test', 'lock:short-while-down')).at(0), { message: 'the hold that ended while down' });
+    expect(ended).toMatchObject({ holder: 'tok-s', endReason: 'unknown', approximate: true });
+    await stack.collector.alerts.whenWritten();
+    expect(await stack.store.prisma.alert.count({ where: { lockName: 'lock:short-while-down', rule: 'lease_expired' } })).toBe(0);
   });
 });

@@ -49,7 +49,7 @@ export async function startCollectorStack(options: StackOptions): Promise<Collec
   const logs: string[] = [];
   let store = await openStore({ url: storeUrl });
   await store.migrate();
-  const make = () => new Collector({ config, store, createSource, log: (line) => logs.push(line) });
+  const make = () => new Collector({ config, store, createSource, log: (line) => logs.push(line), spillDir: join(dir, 'spill') });
   const stack: CollectorStack = {
     collector: make(),
     store,

@@ -14,7 +14,7 @@ export type SimEvent =
   | { type: 'stall'; phase: 'start' | 'end'; lock: string; worker: string; pauseMs: number }
   | { type: 'crash'; lock: string; worker: string }
   | { type: 'restart'; lock: string; worker: string }
-  | { type: 'fencing'; accepted: boolean; resource: string; worker: string; token: string; highest: string | null }
+  | { type: 'fencing'; backend: 'etcd' | 'redis'; accepted: boolean; resource: string; worker: string; token: string; highest: string | null }
   | { type: 'slow-dependency'; active: boolean }
   | { type: 'worker-error'; worker: string; message: string };
 

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchChromium, startChild, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
+import { freePort, launchChromium, startChild, writeFleetConfig, startEtcd, startRedis, waitFor, type Child, type EtcdServer, type RedisServer } from '@lockscope/testing';
 import type { Browser, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { buildDashboard, dashboardDir, startDashboard, type DashboardServer } from '../../dashboard/src/test-support/dashboard-server.js';
@@ -77,19 +77,8 @@ describe('the demo stack in headless Chromium', () => {
       redis = services[1].status === 'fulfilled' ? services[1].value : undefined;
       for (const s of services) if (s.status === 'rejected') throw s.reason;
       if (!etcd || !redis) throw new Error('etcd or Redis did not start');
-      const configPath = join(dir, 'lockscope.yaml');
       const listen = `127.0.0.1:${await freePort()}`;
-      writeFileSync(
-        configPath,
-        [
-          `store: { url: ${JSON.stringify(`file:${join(dir, 'lockscope.db')}`)} }`,
-          'sources:',
-          `  - { name: etcd-sim, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/locks/"] }`,
-          `  - { name: redis-sim, kind: redis, url: ${JSON.stringify(redis.url)}, patterns: ["lock:*"] }`,
-          `collector: { listen: ${JSON.stringify(listen)}, flushInterval: 100ms }`,
-          '',
-        ].join('\n'),
-      );
+      const configPath = writeFleetConfig({ dir, etcdEndpoints: etcd.endpoints, redisUrl: redis.url, listen });
       collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: cleanEnv(), cwd: dir });
       await waitFor(async () => {
         if (collector!.process.exitCode !== null) throw new Error(`collector exited: ${collector!.output()}`);

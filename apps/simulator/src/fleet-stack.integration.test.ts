@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
+import { freePort, startChild, writeFleetConfig, startEtcd, startRedis, waitFor, type Child } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { parseRefusalLine } from './fencing-resource.js';
 import { bins, cleanEnv, lockctl, requireBuilt, type LsRow } from './fleet-test-support.js';
@@ -20,35 +20,37 @@ describe('the simulated fleet through the collector and lockctl', () => {
       throw error;
     });
     const dir = mkdtempSync(join(tmpdir(), 'lockscope-fleet-'));
-    const configPath = join(dir, 'lockscope.yaml');
     const listen = `127.0.0.1:${await freePort()}`;
-    writeFileSync(
-      configPath,
-      [
-        `store: { url: ${JSON.stringify(`file:${join(dir, 'lockscope.db')}`)} }`,
-        'sources:',
-        `  - { name: etcd-sim, kind: etcd, endpoints: ${JSON.stringify(etcd.endpoints)}, prefixes: ["/locks/"] }`,
-        `  - { name: redis-sim, kind: redis, url: ${JSON.stringify(redis.url)}, patterns: ["lock:*"] }`,
-        `collector: { listen: ${JSON.stringify(listen)}, flushInterval: 100ms }`,
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeFleetConfig({ dir, etcdEndpoints: etcd.endpoints, redisUrl: redis.url, listen });
     let collector: Child | null = null;
     let simulator: Child | null = null;
     try {
-      collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: cleanEnv(), cwd: dir });
+      const fencingToken = 'fleet-fencing-token-0123456789';
+      collector = startChild(process.execPath, [bins.collector, '--config', configPath], { env: { ...cleanEnv(), LOCKSCOPE_FENCING_TOKEN: fencingToken }, cwd: dir });
       await waitFor(async () => {
         if (collector!.process.exitCode !== null) throw new Error(`collector exited: ${collector!.output()}`);
         return (await fetch(`http://${listen}/healthz`)).status === 200;
       }, { timeoutMs: 30_000, message: 'collector /healthz' });
 
-      simulator = startChild(process.execPath, [bins.simulator, '--profile', 'demo', '--seed', '7', '--etcd', etcd.endpoints[0]!, '--redis', redis.url], { env: cleanEnv() });
+      simulator = startChild(
+        process.execPath,
+        [bins.simulator, '--profile', 'demo', '--seed', '7', '--etcd', etcd.endpoints[0]!, '--redis', redis.url, '--report-fencing', `http://${listen}`, '--fencing-sources', 'etcd-sim,redis-sim'],
+        { env: { ...cleanEnv(), LOCKSCOPE_FENCING_TOKEN: fencingToken } },
+      );
       const refusals = await waitFor(() => {
         if (simulator!.process.exitCode !== null) throw new Error(`simulator exited: ${simulator!.output()}`);
         const found = simulator!.output().split('\n').map(parseRefusalLine).filter((r) => r !== null);
         return found.length >= 2 ? found : false;
       }, { timeoutMs: 50_000, intervalMs: 250, message: 'refused stale writes on both backends' });
       expect(new Set(refusals.map((r) => r.resource))).toEqual(new Set(['/locks/payments', 'lock:ledger']));
+
+      // The fenced resources reported what they refused: the stalled etcd worker's write is a
+      // stale_token_refused hazard, and the handover it came from is critical (it was alive).
+      const hazards = await waitFor(async () => {
+        const found = (await lockctl(['doctor', '--config', configPath], { allowExit: [0, 1] })) as Array<{ kind: string; severity: string; lock: string }>;
+        return found.some((h) => h.kind === 'stale_token_refused' && h.lock === '/locks/payments') ? found : false;
+      }, { timeoutMs: 20_000, intervalMs: 500, message: 'the refused stale write as a hazard' });
+      expect(hazards.find((h) => h.kind === 'unsafe_handover' && h.lock === '/locks/payments')).toMatchObject({ severity: 'critical' });
 
       // lockctl ls --json reads the backends live: every kind of lock is recognised with its dialect.
       const seen = new Map<string, LsRow>();

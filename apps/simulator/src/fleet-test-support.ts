@@ -39,7 +39,15 @@ export interface LsRow {
 }
 
 /** Runs the built lockctl with --json and parses its output. */
-export async function lockctl(args: string[]): Promise<unknown> {
-  const { stdout } = await promisify(execFile)(process.execPath, [bins.lockctl, ...args, '--json'], { env: cleanEnv(), timeout: 30_000 });
-  return JSON.parse(stdout) as unknown;
+/** Runs lockctl with --json; exits other than 0 (or those in allowExit) throw. */
+export async function lockctl(args: string[], { allowExit = [0] }: { allowExit?: number[] } = {}): Promise<unknown> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [bins.lockctl, ...args, '--json'], { env: cleanEnv(), timeout: 30_000 });
+    return JSON.parse(stdout) as unknown;
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string };
+    // doctor exits 1 when it finds a critical hazard, with its findings on stdout.
+    if (typeof failed.code === 'number' && allowExit.includes(failed.code) && failed.stdout) return JSON.parse(failed.stdout) as unknown;
+    throw error;
+  }
 }

@@ -1,4 +1,4 @@
-import { isLockscopeError } from '@lockscope/core';
+import { isLockscopeError, LockscopeError } from '@lockscope/core';
 import { parseSimulatorArgs, USAGE } from './options.js';
 import { Simulator } from './simulator.js';
 
@@ -8,7 +8,11 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const simulator = new Simulator(options);
+  const fencingToken = process.env.LOCKSCOPE_FENCING_TOKEN;
+  if (options.reportFencing && !fencingToken) {
+    throw new LockscopeError('BAD_REQUEST', '--report-fencing needs LOCKSCOPE_FENCING_TOKEN: the token the collector was started with.');
+  }
+  const simulator = new Simulator(options, fencingToken ? { fencingToken } : {});
   let stopping: Promise<void> | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));

@@ -13,6 +13,14 @@ function parseError(argv: string[]): string {
 }
 
 describe('parseSimulatorArgs', () => {
+  it('--report-fencing takes the collector URL and the source names for etcd and Redis', () => {
+    expect(parseSimulatorArgs([])!.reportFencing).toBeNull();
+    expect(parseSimulatorArgs(['--report-fencing', 'http://127.0.0.1:9464'])!.reportFencing).toEqual({ url: 'http://127.0.0.1:9464', sources: { etcd: 'etcd-demo', redis: 'redis-demo' } });
+    expect(parseSimulatorArgs(['--report-fencing', 'http://127.0.0.1:9', '--fencing-sources', 'e,r'])!.reportFencing!.sources).toEqual({ etcd: 'e', redis: 'r' });
+    expect(parseError(['--report-fencing', 'ftp://x'])).toContain('--report-fencing');
+    expect(parseError(['--report-fencing', 'http://127.0.0.1:9', '--fencing-sources', 'only-one'])).toContain('--fencing-sources');
+  });
+
   it('defaults to the demo profile against local etcd and Redis with every pattern', () => {
     const o = parseSimulatorArgs([])!;
     expect(o.profile).toEqual(PROFILE_DEFAULTS.demo);

@@ -73,6 +73,8 @@ export interface SimulatorOptions {
   patterns: PatternName[];
   /** Stop by itself after this long (null: until a signal). */
   durationMs: number | null;
+  /** Report fenced writes to this collector (POST /v1/fencing; the token comes from LOCKSCOPE_FENCING_TOKEN). */
+  reportFencing: { url: string; sources: { etcd: string; redis: string } } | null;
 }
 
 export const USAGE = `Usage: lockscope-simulator [options]
@@ -88,6 +90,10 @@ Runs a simulated lock fleet against real etcd and Redis.
   --prefix P                  namespace: keys go under /locks/P/ and lock:P: (default none)
   --patterns a,b              run only these (${PATTERNS.join(', ')})
   --duration D                stop by itself after D (e.g. 90s)
+  --report-fencing URL        report fenced writes to the collector at URL (POST /v1/fencing;
+                              needs LOCKSCOPE_FENCING_TOKEN, the collector's fencing token)
+  --fencing-sources E,R       the collector's source names for etcd and Redis
+                              (default etcd-demo,redis-demo)
   --help                      this text
 
 SIGINT/SIGTERM release every held lock and exit.`;
@@ -113,6 +119,14 @@ export function parseDurationFlag(text: string): number {
   return Number(m[1]) * unit;
 }
 
+function reportFencingOf(url: string | undefined, sources: string): SimulatorOptions['reportFencing'] {
+  if (url === undefined) return null;
+  if (!/^https?:\/\/[^\s/]+\/?$/.test(url)) throw bad(`--report-fencing takes the collector's URL, like http://127.0.0.1:9464, got ${JSON.stringify(url)}`);
+  const [etcd, redis, ...rest] = sources.split(',').map((s) => s.trim());
+  if (!etcd || !redis || rest.length > 0) throw bad(`--fencing-sources takes two source names, etcd's then Redis's, got ${JSON.stringify(sources)}`);
+  return { url, sources: { etcd, redis } };
+}
+
 /** Parses argv (without node and script). Returns null for --help. Bad flags are BAD_REQUEST errors with the usage. */
 export function parseSimulatorArgs(argv: string[]): SimulatorOptions | null {
   let parsed;
@@ -131,6 +145,8 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | null {
         prefix: { type: 'string', default: '' },
         patterns: { type: 'string' },
         duration: { type: 'string' },
+        'report-fencing': { type: 'string' },
+        'fencing-sources': { type: 'string', default: 'etcd-demo,redis-demo' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -172,5 +188,6 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | null {
     prefix: v.prefix,
     patterns,
     durationMs: v.duration === undefined ? null : parseDurationFlag(v.duration),
+    reportFencing: reportFencingOf(v['report-fencing'], v['fencing-sources']),
   };
 }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createSimEtcd, createSimRedis } from './clients.js';
 import type { SimEvent, Worker, WorkerContext } from './context.js';
 import { FencingResource } from './fencing-resource.js';
+import { FencingReporter } from './fencing-reporter.js';
 import type { PatternName, SimulatorOptions } from './options.js';
 import { planFleet, type FleetPlan } from './plan.js';
 import { createRng } from './random.js';
@@ -16,6 +17,8 @@ export interface SimulatorHooks {
   /** Lines meant for stdout (default: process.stdout). */
   out?: (line: string) => void;
   onEvent?: (event: SimEvent) => void;
+  /** The collector's fencing token, for --report-fencing (read from the environment by main). */
+  fencingToken?: string;
 }
 
 export interface SimulatorStats {
@@ -58,6 +61,7 @@ export class Simulator {
   readonly plan: FleetPlan;
   private readonly abort = new AbortController();
   private readonly resources = new Map<string, FencingResource>();
+  private readonly fencingReporter: FencingReporter | null;
   private readonly extraEtcd = new Set<Etcd3>();
   private readonly extraRedis = new Set<Redis>();
   private etcd: Etcd3 | null = null;
@@ -72,6 +76,7 @@ export class Simulator {
     private readonly hooks: SimulatorHooks = {},
   ) {
     this.plan = planFleet(options);
+    this.fencingReporter = options.reportFencing && hooks.fencingToken ? new FencingReporter({ ...options.reportFencing, token: hooks.fencingToken }, (line) => this.out(line)) : null;
     // Every worker's sleeps and watches listen on the one stop signal.
     setMaxListeners(0, this.abort.signal);
   }
@@ -129,6 +134,7 @@ export class Simulator {
 
   private record(event: SimEvent): void {
     const c = this.counters;
+    if (event.type === 'fencing') this.fencingReporter?.report(event);
     if (event.type === 'acquired') {
       c.acquisitions[event.pattern] = (c.acquisitions[event.pattern] ?? 0) + 1;
       if (event.waited) c.waitedAcquisitions[event.pattern] = (c.waitedAcquisitions[event.pattern] ?? 0) + 1;

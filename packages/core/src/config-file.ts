@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseConfig, type LockscopeConfig } from './config.js';
@@ -50,17 +50,66 @@ export function configCandidates(lookup: ConfigLookup): { path: string; explicit
  */
 export function loadConfig(lookup: ConfigLookup): LoadedConfig {
   for (const candidate of configCandidates(lookup)) {
-    if (!existsSync(candidate.path)) {
-      if (candidate.explicit) throw new LockscopeError('BAD_CONFIG', `config file not found: ${candidate.path}`);
-      continue;
-    }
-    let text: string;
-    try {
-      text = readFileSync(candidate.path, 'utf8');
-    } catch (error) {
-      throw new LockscopeError('BAD_CONFIG', `cannot read config file ${candidate.path}: ${(error as Error).message}`, { cause: error });
-    }
+    const text = readConfigFile(candidate.path, candidate.explicit);
+    if (text === null) continue;
     return { config: parseConfig(text, candidate.path, lookup.env), path: candidate.path, baseDir: dirname(candidate.path) };
   }
   return { config: parseConfig('{}', '(defaults)', lookup.env), path: null, baseDir: lookup.cwd };
+}
+
+/** A config file is hand-written YAML; anything larger is the wrong file. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads a config file with a size cap, refusing anything but a regular file: a FIFO would
+ * block the open, /dev/zero would never end, /dev/null reads as nothing. Null when an
+ * implicit candidate does not exist.
+ */
+function readConfigFile(path: string, explicit: boolean): string | null {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (explicit) throw new LockscopeError('BAD_CONFIG', `config file not found: ${path}`);
+      return null;
+    }
+    throw new LockscopeError('BAD_CONFIG', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  checkRegularFile(path, stats);
+  let fd: number;
+  try {
+    // O_NONBLOCK: should the path become a FIFO after the check, the open must not wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new LockscopeError('BAD_CONFIG', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    checkRegularFile(path, fstatSync(fd));
+    // One byte past the cap tells "too large" from "exactly the cap", whatever the file did since the stat.
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) throw tooLarge(path);
+    }
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    if (error instanceof LockscopeError) throw error;
+    throw new LockscopeError('BAD_CONFIG', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkRegularFile(path: string, stats: Stats): void {
+  if (stats.isDirectory()) throw new LockscopeError('BAD_CONFIG', `config file ${path} is a directory; name the lockscope.yaml inside it.`);
+  if (!stats.isFile()) throw new LockscopeError('BAD_CONFIG', `config file ${path} is not a regular file (a device, FIFO or socket); name a lockscope.yaml file.`);
+  if (stats.size > MAX_CONFIG_BYTES) throw tooLarge(path);
+}
+
+function tooLarge(path: string): LockscopeError {
+  return new LockscopeError('BAD_CONFIG', `config file ${path} is larger than ${MAX_CONFIG_BYTES / 1024} KiB; is it the right file?`);
 }

@@ -511,13 +511,13 @@ describe('LockTracker: replay and persistence', () => {
       obs(dialect, 2, 1_000, hold('A', { renewedAt: 0 }), { waiters: [w('B', 1_000)] }),
       obs(dialect, 3, 3_000, hold('A', { renewedAt: 3_000 }), { waiters: [w('B', 1_000), w('C', 2_500)] }),
       { checkpoint: 11_050 },
-      // -- the collector restarts here --
-      obs(dialect, 3, 3_000, hold('A', { renewedAt: 3_000 }), { waiters: [w('B', 1_000)] }),
+      // -- the collector restarts here; the new process numbers its observations from 1 --
+      obs(dialect, 1, 3_000, hold('A', { renewedAt: 3_000 }), { waiters: [w('B', 1_000), w('C', 2_500)] }),
       { checkpoint: 11_100 },
-      obs(dialect, 4, 12_000, hold('B', { renewedAt: 12_000 }), { waiters: [w('C', 2_500)] }),
-      obs(dialect, 5, 14_000, hold('B', { renewedAt: 14_000, ttlMs: 20_000 }), { waiters: [w('C', 2_500)] }),
+      obs(dialect, 2, 12_000, hold('B', { renewedAt: 12_000 }), { waiters: [w('C', 2_500)] }),
+      obs(dialect, 3, 14_000, hold('B', { renewedAt: 14_000, ttlMs: 20_000 }), { waiters: [w('C', 2_500)] }),
       { checkpoint: 30_050 },
-      obs(dialect, 6, 34_200, null, { waiters: [], endCause: 'expired' }),
+      obs(dialect, 4, 34_200, null, { waiters: [], endCause: 'expired' }),
     ];
     const run = (t: LockTracker, steps: typeof script) =>
       steps.map((s) => ('checkpoint' in s ? t.checkpoint(s.checkpoint) : t.apply(s)));
@@ -527,12 +527,11 @@ describe('LockTracker: replay and persistence', () => {
     const persisted = JSON.parse(JSON.stringify(original.state())) as LockTrackerState;
     const restored = LockTracker.restore(persisted, OPTS);
     expect(restored.lockId).toBe(original.lockId);
-    expect(restored.state()).toEqual(original.state());
+    // Everything but the last seq, which belonged to the process that saved it.
+    expect({ ...restored.state(), lastSeq: original.state().lastSeq }).toEqual(original.state());
+    expect(restored.state().lastSeq).toBe('-1');
 
-    const a = run(original, script.slice(4));
-    const b = run(restored, script.slice(4));
-    expect(b).toEqual(a);
-    expect(restored.state()).toEqual(original.state());
+    const a = run(restored, script.slice(4));
 
     // The scenario really exercised the machine.
     const all = [...first, ...a].flatMap((r) => types(r.events));
@@ -551,9 +550,64 @@ describe('LockTracker: replay and persistence', () => {
       'waiter_left', // C gave up when the lock expired
     ]);
     expect(a.at(-1)!.completed).toMatchObject({ endReason: 'expired', endedAt: 34_000, renewals: 1, nearExpiry: true });
-    // The duplicate seq 3 after the restart changed nothing, so C was still waiting.
+    // The new process's first observation repeated the saved state: nothing changed, and B's
+    // wait still counts from when it queued before the restart.
     expect(a[0]!.changed).toBe(false);
     expect(a[2]!.acquired).toEqual({ waitMs: 11_000 });
+  });
+
+  it('a restored tracker applies a new process whose numbering started again (issue 13)', () => {
+    // The old process had applied seq 5000; the new one counts from 1.
+    const old = tracker('redis-string');
+    old.apply(obs('redis-string', 5_000, 1_000, hold('t1', { renewedAt: 1_000 })));
+    old.apply(obs('redis-string', 5_001, 1_200, null));
+    const restored = LockTracker.restore(JSON.parse(JSON.stringify(old.state())) as LockTrackerState, OPTS);
+
+    const acquired = restored.apply(obs('redis-string', 1, 20_000, hold('t2', { renewedAt: 20_000 })));
+    expect(types(acquired.events)).toEqual(['acquired']);
+    const released = restored.apply(obs('redis-string', 2, 20_070, null));
+    expect(types(released.events)).toEqual(['released']);
+    expect(released.completed).toMatchObject({ holder: 'holder-t2', heldMs: 70, endReason: 'released', approximate: false });
+    // Within the new process, order still holds: a late duplicate is ignored.
+    expect(restored.apply(obs('redis-string', 1, 20_000, hold('t2', { renewedAt: 20_000 }))).changed).toBe(false);
+    expect(restored.state().acquisitions).toBe(2);
+  });
+
+  it('a restored hold replaced before this process saw it ends unknown; once seen, a replacement is a release', () => {
+    const old = tracker('redis-string');
+    old.apply(obs('redis-string', 7, 1_000, hold('x', { renewedAt: 1_000 })));
+    const saved = JSON.parse(JSON.stringify(old.state())) as LockTrackerState;
+
+    // The new process hears the next holder's `set` first: the restored hold's end was not seen.
+    const a = LockTracker.restore(saved, OPTS);
+    const replaced = a.apply(obs('redis-string', 1, 30_000, hold('y', { renewedAt: 30_000 })));
+    expect(replaced.completed).toMatchObject({ holder: 'holder-x', endReason: 'unknown', approximate: true });
+    // ...unless the source says how it ended (the `del` came with the `set`).
+    const b = LockTracker.restore(saved, OPTS);
+    expect(b.apply(obs('redis-string', 1, 30_000, hold('y'), { endCause: 'released' })).completed).toMatchObject({ endReason: 'released', approximate: false });
+    // Seen alive by this process first: a later replacement is an ordinary release.
+    const c = LockTracker.restore(saved, OPTS);
+    expect(c.apply(obs('redis-string', 1, 30_000, hold('x', { renewedAt: 1_000 }))).changed).toBe(false);
+    expect(c.apply(obs('redis-string', 2, 31_000, hold('z'))).completed).toMatchObject({ endReason: 'released', approximate: false });
+  });
+
+  it('an end learnt with a time before the hold began ends at its start, never before', () => {
+    const t = tracker('redis-string');
+    t.apply(obs('redis-string', 1, 5_000, hold('a')));
+    const ended = t.end(4_900, 'unknown');
+    expect(ended.completed).toMatchObject({ acquiredAt: 5_000, endedAt: 5_000, heldMs: 0, endReason: 'unknown' });
+  });
+
+  it('a resync that finds another holder ends the old hold as unknown, not released', () => {
+    const t = tracker('redis-string');
+    t.apply(obs('redis-string', 1, 1_000, hold('a', { renewedAt: 1_000 })));
+    const r = t.apply(obs('redis-string', 2, 9_000, hold('b', { renewedAt: 8_000 }), { replayed: true }));
+    expect(types(r.events)).toEqual(['ended_unknown', 'acquired']);
+    expect(r.completed).toMatchObject({ holder: 'holder-a', endReason: 'unknown', approximate: true });
+    // A cause the source did see wins.
+    const u = tracker('redis-string');
+    u.apply(obs('redis-string', 1, 1_000, hold('a', { renewedAt: 1_000 })));
+    expect(u.apply(obs('redis-string', 2, 1_500, null, { replayed: true, endCause: 'released' })).completed).toMatchObject({ endReason: 'released' });
   });
 
   it('refuses unusable stored state with a clear error', () => {

@@ -114,6 +114,12 @@ export class LockTracker {
   private readonly ratio: number;
   private readonly expiryTolerance: number;
   private readonly renewalTolerance: number;
+  /**
+   * The hold restored from the store that this process has not seen yet. If a change
+   * replaces it without saying how it ended (a Redis source in a new process hears the next
+   * holder's `set`, not the restored holder's `del`), that end happened unobserved: unknown.
+   */
+  private unconfirmedHoldId: string | null = null;
 
   private constructor(state: LockTrackerState, options: TrackerOptions) {
     const ratio = options.nearExpiryRatio ?? DEFAULT_NEAR_EXPIRY_RATIO;
@@ -148,9 +154,19 @@ export class LockTracker {
     );
   }
 
+  /**
+   * A tracker from a persisted state. Its last seq is forgotten: seqs order observations within
+   * one process's stream (a Redis source counts from 1 in every process), so a number saved by
+   * an earlier process says nothing about a new one's, and comparing them discarded every
+   * change until the new counter caught up. What a restart may replay is already safe: etcd
+   * resumes after the revision committed with these rows, and replaying an unchanged state
+   * changes nothing.
+   */
   static restore(state: LockTrackerState, options: TrackerOptions): LockTracker {
     validateState(state);
-    return new LockTracker(structuredClone(state), options);
+    const tracker = new LockTracker({ ...structuredClone(state), lastSeq: '-1' }, options);
+    tracker.unconfirmedHoldId = state.hold?.holdId ?? null;
+    return tracker;
   }
 
   state(): LockTrackerState {
@@ -209,8 +225,12 @@ export class LockTracker {
     const prev = this.s.hold;
     const next = obs.hold;
 
+    const unconfirmed = prev !== null && prev.holdId === this.unconfirmedHoldId;
+    this.unconfirmedHoldId = null;
     if (prev && (!next || next.holdId !== prev.holdId)) {
-      const reported = obs.endCause ?? 'released';
+      // A resync that finds another holder (or none), or a new process hearing of the next
+      // holder first, did not see the hold end: how it ended is unknown.
+      const reported = obs.endCause ?? (obs.replayed || unconfirmed ? 'unknown' : 'released');
       let reason: HoldEndReason = reported;
       const expiresAt = this.expiresAt();
       const detail: Record<string, unknown> = { holdId: prev.holdId };
@@ -224,7 +244,7 @@ export class LockTracker {
       // predicted expiry is the better end time.
       const endedAt =
         reason === 'expired' && expiresAt !== null && expiresAt < at && renewalsVisible(obs.dialect) ? Math.max(expiresAt, prev.acquiredAt) : at;
-      if (obs.replayed) prev.approximate = true;
+      if (obs.replayed || reason === 'unknown') prev.approximate = true;
       const ended = this.finishHold(endedAt, reason, rev, detail);
       events.push(ended.event);
       completed = ended.completed;
@@ -462,7 +482,9 @@ export class LockTracker {
     } else if (renewalsVisible(this.s.dialect)) {
       this.noteLeaseUsed(leaseUsedRatio(hold.ttlMs, hold.lastRenewedAt, endedAt));
     }
-    const heldMs = Math.max(0, endedAt - hold.acquiredAt);
+    // An end learnt late (a resync begun before the hold was seen) never comes before its start.
+    endedAt = Math.max(endedAt, hold.acquiredAt);
+    const heldMs = endedAt - hold.acquiredAt;
     this.s.hold = null;
     const completed: CompletedHold = {
       holdKey: hold.token !== null ? `rev:${hold.token}` : `${hold.holder}@${hold.acquiredAt}`,

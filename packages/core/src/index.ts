@@ -11,3 +11,4 @@ export * from './hold-tracker.js';
 export * from './rollup.js';
 export * from './alerts/index.js';
 export { DueHeap } from './due-heap.js';
+export * from './hazards/index.js';

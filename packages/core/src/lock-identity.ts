@@ -35,6 +35,68 @@ export function displayKey(bytes: Uint8Array): string {
   }
 }
 
+/** Prefix of a key's exact form: `hex:` and the key bytes in lowercase hex. */
+export const HEX_NAME_PREFIX = 'hex:';
+
+/**
+ * The exact form of a key, for the rare names that display the same as another key's
+ * (byte 0xFF and the text `\xff` both display as `\xff`). Plain ASCII, safe on a terminal.
+ */
+export function hexName(bytes: Uint8Array): string {
+  return `${HEX_NAME_PREFIX}${toHex(bytes)}`;
+}
+
+/** The bytes of an exact `hex:…` form, or null when the name is not one. */
+export function parseHexName(name: string): Uint8Array | null {
+  const m = /^hex:((?:[0-9a-fA-F]{2})+)$/.exec(name);
+  return m ? fromHex(m[1]!) : null;
+}
+
+/** Past this many \xNN escapes in one name, only "all bytes" and "all text" are tried. */
+const MAX_ESCAPES_COMBINED = 4;
+
+/**
+ * Every key a user may mean by `name`: each key whose display name is exactly `name`,
+ * and for a `hex:…` form the key with those bytes too (a key may itself be named
+ * `hex:ff`). One element for an ordinary name; more when the name holds \xNN escapes
+ * (each may be a raw byte or the four characters) or is a hex form. Callers that
+ * find more than one of these keys must ask which, never pick one.
+ */
+export function keysForName(name: string): Uint8Array[] {
+  const out = new Map<string, Uint8Array>();
+  const add = (key: Uint8Array) => out.set(toHex(key), key);
+  const exact = parseHexName(name);
+  if (exact) add(exact);
+  // displayKey writes only bytes that are not valid UTF-8 as \xNN, and those are >= 0x80.
+  const pieces = name.split(/(\\x[89a-f][0-9a-f])/);
+  const escapes = pieces.length >> 1;
+  const combos: number[] = [];
+  // Raw bytes first: a name with escapes usually came from a binary key.
+  if (escapes <= MAX_ESCAPES_COMBINED) for (let mask = (1 << escapes) - 1; mask >= 0; mask--) combos.push(mask);
+  else combos.push(-1, 0);
+  for (const mask of combos) {
+    const parts: Buffer[] = [];
+    pieces.forEach((piece, i) => {
+      const escapeIndex = (i - 1) >> 1;
+      const asByte = i % 2 === 1 && (mask === -1 || (mask & (1 << escapeIndex)) !== 0);
+      parts.push(asByte ? Buffer.from([parseInt(piece.slice(2), 16)]) : Buffer.from(piece, 'utf8'));
+    });
+    const key = new Uint8Array(Buffer.concat(parts));
+    if (displayKey(key) === name) add(key);
+  }
+  return [...out.values()];
+}
+
+/**
+ * The keys a source looks up for `name`: a `hex:` form exactly, otherwise every key
+ * displayed as `name`. Callers that let a person pick by name resolve ambiguity
+ * first (keysForName) and then look up the exact form.
+ */
+export function lookupKeys(name: string): Uint8Array[] {
+  const exact = parseHexName(name);
+  return exact ? [exact] : keysForName(name);
+}
+
 /** Length of the valid UTF-8 sequence at i, or 0 when the byte there starts none. */
 export function utf8SequenceLength(b: Uint8Array, i: number): number {
   const c = b[i]!;

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { DDSketch } from '@datadog/sketches-js';
+import { seededRandom } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
 import { isLockscopeError } from './errors.js';
 import { LatencySketch, SKETCH_RELATIVE_ACCURACY } from './sketch.js';
@@ -9,20 +10,8 @@ const proto = createRequire(import.meta.url)('@datadog/sketches-js/dist/ddsketch
   DDSketch: { decode(bytes: Uint8Array): { positiveValues: { binCounts: Record<string, number>; contiguousBinCounts: number[] }; zeroCount: number } };
 };
 
-/** Deterministic pseudo-random values (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function latencies(n: number, seed: number): number[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   // Log-uniform from 0.1 ms to 60 s: the range lock waits and holds really span.
   return Array.from({ length: n }, () => 0.1 * Math.pow(600_000, r()));
 }

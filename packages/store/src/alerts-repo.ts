@@ -3,7 +3,8 @@
 // (store.serialized) so they are safe inside the collector on SQLite too.
 import { ALERT_RULES, isAlertRule, LockscopeError, type AlertRule } from '@lockscope/core';
 import type { Alert } from './generated/postgresql/client/client.js';
-import type { Store, StoreClient } from './store.js';
+import type { Store } from './store.js';
+import type { StoreClient } from './store-client.js';
 
 /** An alert as JSON-safe plain data (epoch-ms numbers, id as a decimal string). */
 export interface AlertView {
@@ -151,4 +152,90 @@ async function findAlert(prisma: StoreClient, id: bigint): Promise<Alert> {
   const row = await prisma.alert.findUnique({ where: { id } });
   if (!row) throw new LockscopeError('NOT_FOUND', `There is no alert ${id}; \`lockctl alerts\` lists them.`);
   return row;
+}
+
+// ---- the collector's alert writes ---------------------------------------------------------
+
+/** An alert opening, as the collector's AlertManager records it. */
+export interface OpenAlertInput {
+  rule: string;
+  lockId: string | null;
+  source: string;
+  lockName: string | null;
+  startedAt: number;
+  value: number | null;
+  threshold: number | null;
+  message: string;
+  /** Dedup key while open (unique in the store). */
+  openKey: string;
+}
+
+/** Every alert still firing (a restarted collector adopts them, so they resolve instead of repeating). */
+export function loadFiringAlerts(store: Store): Promise<Alert[]> {
+  return store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
+}
+
+/**
+ * Records an alert opening. A silence set on an earlier alert of the same rule and lock
+ * still holds for it. Returns null when it is already open (another collector or an earlier
+ * run opened it: the unique openKey deduplicates, and nobody is paged twice).
+ */
+export function openAlert(store: Store, input: OpenAlertInput): Promise<Alert | null> {
+  return store.serialized(async (prisma) => {
+    const startedAt = BigInt(Math.round(input.startedAt));
+    const silenced = await prisma.alert.findFirst({
+      where: { rule: input.rule, source: input.source, lockId: input.lockId, silencedUntil: { gt: startedAt } },
+      orderBy: { silencedUntil: 'desc' },
+      select: { silencedUntil: true },
+    });
+    try {
+      return await prisma.alert.create({
+        data: {
+          rule: input.rule,
+          lockId: input.lockId,
+          source: input.source,
+          lockName: input.lockName,
+          state: 'firing',
+          startedAt,
+          value: input.value,
+          threshold: input.threshold,
+          message: input.message,
+          openKey: input.openKey,
+          silencedUntil: silenced?.silencedUntil ?? null,
+        },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'P2002') return null;
+      throw error;
+    }
+  });
+}
+
+/** Resolves the alert open under `openKey`; null when none is open. */
+export function resolveAlert(store: Store, openKey: string, at: number): Promise<Alert | null> {
+  return store.serialized(async (prisma) => {
+    const open = await prisma.alert.findUnique({ where: { openKey } });
+    if (!open) return null;
+    return prisma.alert.update({ where: { id: open.id }, data: { state: 'resolved', resolvedAt: BigInt(Math.round(at)), openKey: null } });
+  });
+}
+
+/** One webhook delivery attempt of an alert, for the delivery log. */
+export interface DeliveryInput {
+  alertId: string;
+  webhook: string;
+  kind: string;
+  at: number;
+  attempt: number;
+  status: number | null;
+  ok: boolean;
+  error: string | null;
+}
+
+export async function recordDelivery(store: Store, d: DeliveryInput): Promise<void> {
+  await store.serialized((prisma) =>
+    prisma.delivery.create({
+      data: { alertId: BigInt(d.alertId), webhook: d.webhook, kind: d.kind, at: BigInt(Math.round(d.at)), attempt: d.attempt, status: d.status, ok: d.ok, error: d.error === null ? null : d.error.slice(0, 500) },
+    }),
+  );
 }

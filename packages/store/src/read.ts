@@ -1,5 +1,5 @@
 import { LockscopeError } from '@lockscope/core';
-import type { StoreClient } from './store.js';
+import type { StoreClient } from './store-client.js';
 import { storeUnavailable } from './store-error.js';
 import { ms, optMs, optText, text, toBytes, toNumber, toOptNumber } from './sql-values.js';
 import type { ParsedStoreUrl } from './url.js';
@@ -153,7 +153,9 @@ export function purgeBefore(prisma: StoreClient, parsed: ParsedStoreUrl, before:
       holds += n;
       if (n < chunk) break;
     }
-    return { events, holds };
+    // Hazards that ended before the cut (open ones stay, however old).
+    const hazards = await serial(() => prisma.$executeRaw`DELETE FROM "Hazard" WHERE "until" IS NOT NULL AND "until" < ${cut}`);
+    return { events, holds, hazards };
   });
 }
 

@@ -11,7 +11,7 @@ describe('prisma/schema.prisma and the checked-in migrations agree', () => {
   const fromSchema = shapeFromPrisma(schemaText);
 
   it('reads every model of the schema', () => {
-    expect(Object.keys(fromSchema.tables).sort()).toEqual(['Alert', 'AuditRecord', 'Delivery', 'Event', 'Hold', 'Lock', 'Rollup', 'RollupHour', 'Source']);
+    expect(Object.keys(fromSchema.tables).sort()).toEqual(['Alert', 'AuditRecord', 'Delivery', 'Event', 'Hazard', 'Hold', 'Lock', 'Rollup', 'RollupHour', 'Source']);
     expect(fromSchema.tables.Lock!.trackerState).toEqual({ type: 'text', nullable: true });
     expect(fromSchema.primaryKeys.Rollup).toEqual(['lockId', 'bucket']);
   });

@@ -39,11 +39,18 @@ function conciseMessage(message: string): string {
 
 const NOT_MIGRATED = /no such table|relation "[^"]*" does not exist|does not exist in the current database|P2021/;
 
+/** Whether a driver error (or its message) says the store has no Lockscope tables yet: the one test for it. */
+export function isNotMigrated(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const text = error instanceof Error ? error.message : String(error);
+  return NOT_MIGRATED.test(text) || NOT_MIGRATED.test(String(code));
+}
+
 /** STORE_UNAVAILABLE naming the store (without password) and what to do about it. */
 export function storeUnavailable(parsed: ParsedStoreUrl, error: unknown, doing = 'open'): LockscopeError {
   if (error instanceof LockscopeError) return error;
   const why = driverMessage(parsed, error);
-  if (NOT_MIGRATED.test(why) || NOT_MIGRATED.test(String((error as { code?: unknown } | null)?.code))) {
+  if (NOT_MIGRATED.test(why) || isNotMigrated(error)) {
     return new LockscopeError('STORE_UNAVAILABLE', `the store at ${parsed.display} is not migrated (${why}). Run \`npm run db:migrate\` (or store.migrate()) first.`, {
       cause: error,
       details: { store: parsed.display, provider: parsed.provider },

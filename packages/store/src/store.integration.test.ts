@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { displayKey, isLockscopeError, LockscopeError, LockTracker } from '@lockscope/core';
 import { createTestDatabase, freePort } from '@lockscope/testing';
 import { describe, expect, it } from 'vitest';
-import { findMigrationsDir, lockRowOf, migrate, readMigrations, openStore, trackerStateOfRow, type Store, type EventRow, type HoldRow, type LockRow } from './index.js';
+import { findMigrationsDir, listHazards, lockRowOf, migrate, readMigrations, openStore, trackerStateOfRow, type Store, type EventRow, type HoldRow, type LockRow } from './index.js';
 
 const storeDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -228,6 +228,21 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
     }
   });
 
+  const hazard = {
+    id: 'unsafe_handover|lock-a|1',
+    kind: 'unsafe_handover' as const,
+    severity: 'warning' as const,
+    source: 'etcd-main',
+    lockId: 'lock-a',
+    lockName: '/locks/a\u202e',
+    since: T0,
+    until: null,
+    holders: ['L1', 'L2'],
+    tokens: ['5', '9'],
+    detail: 'lapsed under L1',
+    evidence: { gapMs: 40, nested: { ok: true } },
+  };
+
   it('writeBatch round-trips every model and the read helpers return it', async () => {
     await withStore(provider, async (store) => {
       const sketch = new Uint8Array(256).map((_, i) => i);
@@ -237,8 +252,14 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
         holds: [holdRow()],
         events: [eventRow(), eventRow({ at: T0 + 1, type: 'released', detail: null })],
         rollups: [{ lockId: 'lock-a', bucket: 60_000 * 29_916_666, source: 'etcd-main', acquisitions: 5, waitedAcquisitions: 2, releases: 4, expirations: 1, nearExpiries: 1, waitersMax: 3, waitersSum: 4.5, waitersSamples: 3, acqLatencySketch: sketch, holdTimeSketch: null }],
+        hazards: [hazard, { ...hazard, id: 'deadlock|old', kind: 'deadlock', since: T0 - 60_000, until: T0 - 50_000 }],
       });
-      expect(result).toEqual({ sources: 1, locks: 1, holdsInserted: 1, events: 2, rollups: 1, rollupHours: 0 });
+      expect(result).toEqual({ sources: 1, locks: 1, holdsInserted: 1, events: 2, rollups: 1, rollupHours: 0, hazards: 2 });
+      // A hazard is rewritten whole when it changes (here it ends).
+      await store.writeBatch({ hazards: [{ ...hazard, severity: 'critical', until: T0 + 9 }] });
+      expect(await listHazards({ db: store.prisma, since: T0 - 1_000 })).toEqual([{ ...hazard, severity: 'critical', until: T0 + 9 }]);
+      expect((await listHazards({ db: store.prisma, since: 0, source: 'etcd-main' })).map((h) => h.id)).toEqual([hazard.id, 'deadlock|old']);
+      expect(await listHazards({ db: store.prisma, since: 0, source: 'other' })).toEqual([]);
 
       expect(await store.loadSourceState('etcd-main')).toEqual({ name: 'etcd-main', kind: 'etcd', connected: true, lastError: null, lastEventAt: T0, lastSeenAt: T0 + 1, ingestLagMs: 3, resumeRevision: '123456789012', lockCount: 1, updatedAt: T0 + 2 });
       expect(await store.loadSourceState('nope')).toBeNull();
@@ -364,7 +385,7 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       expect(rawWrite).toEqual({ status: 'fulfilled', value: 1 });
       expect(await store.loadSourceState('raw')).toMatchObject({ name: 'raw', kind: 'etcd' });
       expect(batch.status).toBe('rejected');
-      expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0 } });
+      expect(purged).toEqual({ status: 'fulfilled', value: { events: 40, holds: 0, hazards: 0 } });
       expect(audited.status).toBe('fulfilled');
       expect(await store.prisma.event.count()).toBe(0);
       expect(await store.listAudit()).toHaveLength(1);
@@ -457,13 +478,13 @@ describe.each(['sqlite', 'postgresql'] as const)('store on %s', (provider) => {
       const events = [...Array.from({ length: 23 }, (_, i) => eventRow({ at: cut - 1 - i })), ...Array.from({ length: 5 }, (_, i) => eventRow({ at: cut + i }))];
       const holds = [...Array.from({ length: 11 }, (_, i) => holdRow({ holdKey: `old-${i}`, endedAt: cut - 1 - i })), ...Array.from({ length: 4 }, (_, i) => holdRow({ holdKey: `new-${i}`, endedAt: cut + i }))];
       await store.writeBatch({ events, holds, locks: [lockRow()], rollups: [{ lockId: 'lock-a', bucket: 0, source: 'etcd-main' }] });
-      expect(await store.purgeBefore(cut, { chunkSize: 4 })).toEqual({ events: 23, holds: 11 });
+      expect(await store.purgeBefore(cut, { chunkSize: 4 })).toEqual({ events: 23, holds: 11, hazards: 0 });
       const left = await store.prisma.event.findMany();
       expect(left.map((e) => Number(e.at)).sort()).toEqual([cut, cut + 1, cut + 2, cut + 3, cut + 4]);
       expect((await store.prisma.hold.findMany()).map((h) => h.holdKey).sort()).toEqual(['new-0', 'new-1', 'new-2', 'new-3']);
       expect(await store.prisma.lock.count()).toBe(1);
       expect(await store.prisma.rollup.count()).toBe(1);
-      expect(await store.purgeBefore(cut)).toEqual({ events: 0, holds: 0 });
+      expect(await store.purgeBefore(cut)).toEqual({ events: 0, holds: 0, hazards: 0 });
     });
   });
 

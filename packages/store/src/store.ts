@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PrismaClient } from './generated/postgresql/client/client.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, enableWal } from './sqlite-wal.js';
-import { storeUnavailable } from './store-error.js';
+import { driverMessage, storeUnavailable } from './store-error.js';
+import type { StoreClient } from './store-client.js';
+import { listForceReleases, markForceReleased, type ForceReleaseAudit } from './force-release-repo.js';
 import { parseStoreUrl, type ParsedStoreUrl, type StoreProvider } from './url.js';
 import { writeBatch } from './write-batch.js';
 import { SqliteBatchWriter } from './write-batch-sqlite.js';
@@ -20,16 +21,7 @@ import type {
   WriteBatchResult,
 } from './types.js';
 
-/**
- * The typed Prisma client. Both generated clients (sqlite, postgresql) come
- * from the same schema and have the same model API; the PostgreSQL client's
- * type stands for both, and the SQLite client is cast to it in openStore.
- * Provider-specific SQL (raw queries) must check `store.provider`.
- * On SQLite, queries made directly on this client in the process that also
- * calls writeBatch can land inside an open batch transaction (the adapter
- * shares one connection); use the Store methods or store.serialized() there.
- */
-export type StoreClient = PrismaClient;
+export type { StoreClient } from './store-client.js';
 
 export interface OpenStoreOptions {
   url: string;
@@ -69,6 +61,12 @@ export interface Store {
    */
   serialized<T>(fn: (prisma: StoreClient) => Promise<T>): Promise<T>;
   listAudit(options?: ListAuditOptions): Promise<StoredAudit[]>;
+  /** Completed force-releases after an audit id (null: those of the last lookbackMs). */
+  listForceReleases(afterId: bigint | null, lookbackMs: number, now: number): Promise<ForceReleaseAudit[]>;
+  /** Records that a stored hold ended by force-release; false while that hold is not stored yet. */
+  markForceReleased(audit: ForceReleaseAudit): Promise<boolean>;
+  /** What went wrong in a store call, in one line without the password (for logs and health). */
+  explain(error: unknown): string;
   close(): Promise<void>;
 }
 
@@ -154,6 +152,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     recordAudit: (record) => serial(() => recordAudit(prisma, parsed, record)),
     listAudit: (listOptions) => serial(() => listAudit(prisma, parsed, listOptions)),
     serialized: (fn) => serial(() => fn(prisma)),
+    listForceReleases: (afterId, lookbackMs, now) => serial(() => listForceReleases(prisma, afterId, lookbackMs, now)),
+    markForceReleased: (audit) => serial(() => markForceReleased(prisma, audit)),
+    explain: (error) => driverMessage(parsed, error),
     async close() {
       if (closed) return;
       closed = true;

@@ -75,6 +75,22 @@ export interface EventRow {
   detail?: string | null;
 }
 
+/** A hazard as the collector writes it (core's Hazard, with JSON-encoded lists). */
+export interface HazardRow {
+  id: string;
+  kind: string;
+  severity: string;
+  source: string;
+  lockId: string | null;
+  lockName: string | null;
+  since: number;
+  until: number | null;
+  holders: string[];
+  tokens: string[];
+  detail: string;
+  evidence: Record<string, unknown>;
+}
+
 export interface RollupRow {
   lockId: string;
   /** Start of the minute, epoch ms. */
@@ -102,6 +118,8 @@ export interface WriteBatch {
   rollups?: RollupRow[];
   /** Per-hour rollups (bucket = hour start): the same row shape, table RollupHour. */
   rollupHours?: RollupRow[];
+  /** Hazards found or changed since the last flush (upserted by id). */
+  hazards?: HazardRow[];
 }
 
 export interface WriteBatchResult {
@@ -112,6 +130,7 @@ export interface WriteBatchResult {
   events: number;
   rollups: number;
   rollupHours: number;
+  hazards: number;
 }
 
 /** Stored rows as read back: every column present, nulls as null. */
@@ -150,4 +169,5 @@ export interface ListAuditOptions {
 export interface PurgeResult {
   events: number;
   holds: number;
+  hazards: number;
 }

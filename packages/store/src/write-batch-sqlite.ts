@@ -7,7 +7,7 @@ import type { WriteBatch, WriteBatchResult } from './types.js';
 import type { ParsedStoreUrl } from './url.js';
 
 type SqliteUrl = Extract<ParsedStoreUrl, { provider: 'sqlite' }>;
-import { eventSpec, holdSpec, insertParts, lockSpec, orderedRows, rollupHourSpec, rollupSpec, rowValues, sourceSpec, type TableSpec } from './write-batch.js';
+import { eventSpec, hazardSpec, holdSpec, insertParts, lockSpec, orderedRows, rollupHourSpec, rollupSpec, rowValues, sourceSpec, type TableSpec } from './write-batch.js';
 
 /**
  * Rows per prepared multi-row statement; the rest of a table's rows go one at a
@@ -70,9 +70,10 @@ export class SqliteBatchWriter {
     const events = tableRows(eventSpec, batch.events);
     const rollups = tableRows(rollupSpec, batch.rollups);
     const rollupHours = tableRows(rollupHourSpec, batch.rollupHours);
-    const all = [sources, locks, holds, events, rollups, rollupHours];
+    const hazards = tableRows(hazardSpec, batch.hazards);
+    const all = [sources, locks, holds, events, rollups, rollupHours, hazards];
     if (all.every((t) => t.values.length === 0)) {
-      return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0 };
+      return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0, hazards: 0 };
     }
     try {
       return this.db.transaction(() => {
@@ -82,6 +83,7 @@ export class SqliteBatchWriter {
         this.run(events);
         this.run(rollups);
         this.run(rollupHours);
+        this.run(hazards);
         return {
           sources: sources.values.length,
           locks: locks.values.length,
@@ -89,6 +91,7 @@ export class SqliteBatchWriter {
           events: events.values.length,
           rollups: rollups.values.length,
           rollupHours: rollupHours.values.length,
+          hazards: hazards.values.length,
         };
       })();
     } catch (error) {

@@ -1,10 +1,10 @@
 import { Sql, type RawValue } from '@prisma/client/runtime/client';
 import { LockscopeError } from '@lockscope/core';
-import type { StoreClient } from './store.js';
+import type { StoreClient } from './store-client.js';
 import { storeUnavailable } from './store-error.js';
 import { float, int, ms, optBytes, optFloat, optInt, optMs, optText, text } from './sql-values.js';
 import type { ParsedStoreUrl } from './url.js';
-import type { EventRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch, WriteBatchResult } from './types.js';
+import type { EventRow, HazardRow, HoldRow, LockRow, RollupRow, SourceRow, WriteBatch, WriteBatchResult } from './types.js';
 
 /**
  * Bind parameters per statement. SQLite allows 32766 and PostgreSQL 65535;
@@ -223,6 +223,28 @@ export const rollupSpec: TableSpec<RollupRow> = {
 /** Hour rollups: the minute rollup's columns and rules in their own table. */
 export const rollupHourSpec: TableSpec<RollupRow> = { ...rollupSpec, table: 'RollupHour' };
 
+/** Hazards: replaced whole when they change (severity rises, they end). */
+export const hazardSpec: TableSpec<HazardRow> = {
+  table: 'Hazard',
+  columns: ['id', 'kind', 'severity', 'source', 'lockId', 'lockName', 'since', 'until', 'holders', 'tokens', 'detail', 'evidence'],
+  values: (r) => [
+    text(r.id),
+    text(r.kind),
+    text(r.severity),
+    text(r.source),
+    optText(r.lockId),
+    optText(r.lockName),
+    ms(r.since, 'Hazard.since'),
+    optMs(r.until, 'Hazard.until'),
+    text(JSON.stringify(r.holders)),
+    text(JSON.stringify(r.tokens)),
+    text(r.detail),
+    text(JSON.stringify(r.evidence)),
+  ],
+  conflict: { kind: 'update', target: ['id'] },
+  key: (r) => r.id,
+};
+
 /**
  * The rows to write for a table: upserts keep the last row per key and go in key
  * order, so two writers touching overlapping rows lock them in the same order
@@ -252,8 +274,9 @@ export async function writeBatch(prisma: StoreClient, parsed: ParsedStoreUrl, ba
   const events = build(eventSpec, batch.events);
   const rollups = build(rollupSpec, batch.rollups);
   const rollupHours = build(rollupHourSpec, batch.rollupHours);
-  if (sources.count + locks.count + holds.count + events.count + rollups.count + rollupHours.count === 0) {
-    return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0 };
+  const hazards = build(hazardSpec, batch.hazards);
+  if (sources.count + locks.count + holds.count + events.count + rollups.count + rollupHours.count + hazards.count === 0) {
+    return { sources: 0, locks: 0, holdsInserted: 0, events: 0, rollups: 0, rollupHours: 0, hazards: 0 };
   }
   try {
     return await prisma.$transaction(
@@ -269,7 +292,8 @@ export async function writeBatch(prisma: StoreClient, parsed: ParsedStoreUrl, ba
         await run(events.sql);
         await run(rollups.sql);
         await run(rollupHours.sql);
-        return { sources: sources.count, locks: locks.count, holdsInserted, events: events.count, rollups: rollups.count, rollupHours: rollupHours.count };
+        await run(hazards.sql);
+        return { sources: sources.count, locks: locks.count, holdsInserted, events: events.count, rollups: rollups.count, rollupHours: rollupHours.count, hazards: hazards.count };
       },
       // Large catch-up batches on a slow disk can take seconds; the default 5 s would abort them.
       { maxWait: 30_000, timeout: 120_000 },

@@ -23,6 +23,10 @@ export interface EtcdServer {
   /** Spawns a long-running etcdctl (for example `lock`) with this server's endpoints. */
   spawnEtcdctl(args: string[]): Child;
   stopMember(index: number): Promise<void>;
+  /** SIGKILL one member (a crash, no graceful leader transfer); resolves when it is gone. */
+  killMember(index: number): Promise<void>;
+  /** Index in `members` of the current raft leader (asks each member). */
+  leaderIndex(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -122,6 +126,21 @@ export async function startEtcd({ members = 1, extraArgs = [], env = {} }: Start
       const member = started[index];
       if (!member) throw new Error(`no etcd member ${index}`);
       await member.child.stop();
+    },
+    async killMember(index) {
+      const member = started[index];
+      if (!member) throw new Error(`no etcd member ${index}`);
+      member.child.kill('SIGKILL');
+      await member.child.exited;
+    },
+    async leaderIndex() {
+      // `endpoint status` names each member and the leader it follows (IDs as decimal numbers in JSON).
+      const out = await etcdctl(['endpoint', 'status', '--write-out=json']);
+      const statuses = JSON.parse(out.replace(/:\s*(\d{16,})/g, ':"$1"')) as { Endpoint: string; Status: { header: { member_id: string }; leader: string } }[];
+      const leader = statuses.find((s) => s.Status.header.member_id === s.Status.leader);
+      const index = leader ? endpoints.indexOf(leader.Endpoint) : -1;
+      if (index < 0) throw new Error(`no etcd member reports itself leader: ${out}`);
+      return index;
     },
     stop,
   };

@@ -6,3 +6,8 @@ export { startEtcd, type EtcdServer, type EtcdMember, type StartEtcdOptions } fr
 export { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 export { createTestDatabase, testPostgresAdminUrl, type TestDatabase } from './postgres.js';
 export { launchChromium, withPage } from './browser.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export { yamlAliasBomb } from './hostile-config.js';
+export { holdEtcd3Lock } from './etcd3-lock.js';
+export { seededRandom } from './random.js';
+export { writeFleetConfig, type FleetConfigOptions } from './fleet-config.js';

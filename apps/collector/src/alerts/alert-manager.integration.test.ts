@@ -210,22 +210,43 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
     }
   });
 
-  it('with the store down, detection goes on and the page is still sent (without a store id)', async () => {
+  it('with the store down, detection goes on, pages go out at once, and every open and resolve is written in order when it is back', async () => {
     const receiver = await startReceiver();
     try {
       await withStore('sqlite', async (store) => {
         await withManager(store, { config: { webhooks: [{ url: receiver.url }] } }, async (m, logs) => {
-          // A store that fails every alert write (as a broken or wrong-schema database would).
-          await store.prisma.$executeRawUnsafe('DROP TABLE "Alert"');
+          // A store that fails every alert write (as a database that went away would), and later comes back.
+          await store.prisma.$executeRawUnsafe('ALTER TABLE "Alert" RENAME TO "AlertAway"');
           const t0 = Date.now();
-          m.onEvent(lockA, ev('acquired', t0 - 2_000));
-          expect(m.onEvent(lockA, ev('expired', t0, { valueMs: 2_000 }))).toMatchObject([{ kind: 'open', rule: 'lease_expired' }]);
+          // 200 locks each expire, and 100 of them are taken again (resolving their alert).
+          for (let i = 0; i < 200; i++) {
+            const lock = { lockId: `lock${i}`, source: 'redis-main', name: `lock:${i}` };
+            m.onEvent(lock, ev('acquired', t0 - 2_000));
+            expect(m.onEvent(lock, ev('expired', t0, { valueMs: 2_000 }))).toMatchObject([{ kind: 'open', rule: 'lease_expired' }]);
+            if (i % 2 === 0) m.onEvent(lock, ev('acquired', t0 + 10, { holder: 'worker-2' }));
+          }
+          expect(m.backlogSize()).toBe(300);
+          // The pages do not wait for the store: 200 firing and 100 resolved, without store ids.
+          await waitFor(() => receiver.requests.length === 300, { timeoutMs: 20_000, message: 'the 300 pages' });
+          expect(receiver.requests.every((r) => (r.body.alert as { id: unknown }).id === null)).toBe(true);
+          // One line for the outage, not one per write.
+          expect(logs.filter((l) => l.startsWith('alerts: the store refused'))).toHaveLength(1);
+          expect(logs.join('\n')).not.toContain('invocation');
+
+          await store.prisma.$executeRawUnsafe('ALTER TABLE "AlertAway" RENAME TO "Alert"');
           await m.whenWritten();
-          await waitFor(() => receiver.requests.length === 1);
-          expect(receiver.requests[0]!.body).toMatchObject({ event: 'alert.firing', alert: { id: null, rule: 'lease_expired', key: 'lease_expired|lockAid' } });
-          expect(logs.join('\n')).toContain('alerts: could not store open of lease_expired (lease_expired|lockAid)');
+          expect(m.backlogSize()).toBe(0);
+          const rows = await store.prisma.alert.findMany({ orderBy: { id: 'asc' } });
+          expect(rows).toHaveLength(200);
+          expect(rows.filter((r) => r.state === 'resolved')).toHaveLength(100);
+          expect(rows.filter((r) => r.state === 'firing').map((r) => r.lockName)).toEqual(Array.from({ length: 100 }, (_, i) => `lock:${2 * i + 1}`));
+          expect(logs.filter((l) => l.startsWith('alerts: the store takes alert writes again'))).toHaveLength(1);
+          // Nobody is paged twice for what was paged during the outage.
+          await new Promise((r) => setTimeout(r, 300));
+          expect(receiver.requests).toHaveLength(300);
         });
         // Starting on a broken store does not fail the collector's start: it retries in the background.
+        await store.prisma.$executeRawUnsafe('DROP TABLE "Alert"');
         await withManager(store, { config: {} }, async (m, logs) => {
           expect(logs.join('\n')).toMatch(/alerts: could not load open alerts \(retrying in 1000 ms\)/);
           expect(m.onEvent(lockB, ev('expired', Date.now(), { valueMs: 10 }))).toHaveLength(1);
@@ -234,6 +255,28 @@ describe('AlertManager webhooks and timing (sqlite)', () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('alert changes left unwritten at a stop are handed over, and a new manager writes them before its own', async () => {
+    await withStore('sqlite', async (store) => {
+      let left: ReturnType<AlertManager['unwritten']> = [];
+      await withManager(store, { config: {} }, async (m) => {
+        await store.prisma.$executeRawUnsafe('ALTER TABLE "Alert" RENAME TO "AlertAway"');
+        const t0 = Date.now();
+        m.onEvent(lockA, ev('acquired', t0 - 2_000));
+        m.onEvent(lockA, ev('expired', t0, { valueMs: 2_000 }));
+        await waitFor(() => m.backlogSize() === 1);
+        await m.stop(200);
+        left = m.unwritten();
+      });
+      expect(left).toMatchObject([{ kind: 'open', rule: 'lease_expired', lockId: 'lockAid' }]);
+      await store.prisma.$executeRawUnsafe('ALTER TABLE "AlertAway" RENAME TO "Alert"');
+      await withManager(store, { config: {} }, async (m) => {
+        m.replay(left);
+        await m.whenWritten();
+        expect(await store.prisma.alert.findMany()).toMatchObject([{ rule: 'lease_expired', state: 'firing', lockName: 'lock:orders' }]);
+      });
+    });
   });
 
   it('a receiver answering 500 three times then 200 gets the alert once it recovers; other detection and a healthy webhook are not delayed', async () => {

@@ -1,6 +1,8 @@
 import {
   ALERT_RULES,
   AlertEngine,
+  isAlertRule,
+  type HazardChange,
   AlertPolicy,
   type AlertRule,
   type AlertTransition,
@@ -11,7 +13,7 @@ import {
   type RestoredHold,
   type SourceHealthInput,
 } from '@lockscope/core';
-import type { Alert, Store, StoreClient } from '@lockscope/store';
+import { loadFiringAlerts, openAlert, resolveAlert, type Alert, type Store } from '@lockscope/store';
 import type { AlertNotification } from './payloads.js';
 import { WebhookDelivery, type DeliveryOptions } from './webhook-delivery.js';
 
@@ -49,7 +51,22 @@ export interface AlertManagerOptions {
   healthPollMs?: number;
   /** Webhook timing knobs (tests shorten the backoff). */
   delivery?: Omit<DeliveryOptions, 'webhooks' | 'store' | 'now' | 'log'>;
+  /** Most alert changes kept while the store is down (default 100,000); beyond, the oldest are dropped and counted. */
+  maxBacklog?: number;
+  /** Counts alert changes dropped because the backlog was full (lockscope_alert_changes_dropped_total). */
+  droppedCounter?: { inc(n?: number): void };
 }
+
+/** An alert change waiting for the store, and whether its page already went out. */
+interface PendingChange {
+  t: AlertTransition;
+  paged: boolean;
+}
+
+const DEFAULT_MAX_BACKLOG = 100_000;
+/** Retry delays while the store refuses alert writes: from 250 ms, doubling, at most 5 s. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
 
 /**
  * Alert lifecycle in the collector: feeds the pure AlertEngine, keeps one open
@@ -70,6 +87,18 @@ export class AlertManager {
   private healthTimer: NodeJS.Timeout | null = null;
   private loadTimer: NodeJS.Timeout | null = null;
   private writes: Promise<void> = Promise.resolve();
+  /**
+   * Alert changes not yet in the store, oldest first. Written in order: while the store is
+   * down they wait here (an open and its resolve both reach the store afterwards), and
+   * their pages go out at once instead of waiting for the store.
+   */
+  private readonly backlog: PendingChange[] = [];
+  private draining = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retries = 0;
+  /** Why the store refused alert writes, while it does (one log line per outage, not per write). */
+  private storeDown: string | null = null;
+  private dropped = 0;
   private started = false;
   private stopped = false;
 
@@ -102,7 +131,7 @@ export class AlertManager {
    */
   private async loadOpen(attempt: number): Promise<void> {
     try {
-      const open = await this.store.serialized((prisma) => prisma.alert.findMany({ where: { state: 'firing' } }));
+      const open = await loadFiringAlerts(this.store);
       this.engine.restoreOpen(
         open.map((a) => ({ rule: a.rule, lockId: a.lockId, source: a.source, lockName: a.lockName, startedAt: Number(a.startedAt) })),
         this.now(),
@@ -128,8 +157,29 @@ export class AlertManager {
     if (this.loadTimer) clearTimeout(this.loadTimer);
     this.timer = null;
     this.healthTimer = null;
-    await withDeadline(this.writes, Math.max(50, (deadline - Date.now()) / 2));
+    // One last try for what waits on the store, within the deadline.
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.drain();
+    await withDeadline(this.whenWritten(), Math.max(50, (deadline - Date.now()) / 2));
     await this.delivery.stop(Math.max(50, deadline - Date.now()));
+  }
+
+  /** Alert changes that have not reached the store yet (the caller spills them on stop). */
+  unwritten(): AlertTransition[] {
+    return this.backlog.map((p) => p.t);
+  }
+
+  /** Alert changes saved by an earlier run that could not write them: written first, in order. */
+  replay(changes: AlertTransition[]): void {
+    // Their pages went out when they happened.
+    this.backlog.unshift(...changes.map((t) => ({ t, paged: true })));
+    this.drain();
+  }
+
+  /** Alert changes waiting for the store now. */
+  backlogSize(): number {
+    return this.backlog.length;
   }
 
   /** A hold tracker event of this lock. */
@@ -153,6 +203,34 @@ export class AlertManager {
   /** One observed acquisition wait in ms (ApplyResult.acquired.waitMs when not null). */
   onAcquisition(lock: LockRef, waitMs: number, at: number = this.now()): AlertTransition[] {
     return this.apply(() => this.engine.onAcquisition(lock, waitMs, at));
+  }
+
+  /**
+   * A critical safety hazard opening or ending (from the hazard detectors): an alert of the
+   * rule named after its kind, one per hazard, through the same store writes, mutes and
+   * webhooks as every other alert. A hazard that only changes (severity rises) pages nobody again.
+   */
+  onHazard(change: HazardChange): AlertTransition[] {
+    const { hazard } = change;
+    if (change.action === 'update' || !isAlertRule(hazard.kind)) return [];
+    const rule = hazard.kind;
+    const at = change.action === 'open' ? hazard.since : (hazard.until ?? this.now());
+    const key = `${rule}|${hazard.id}`;
+    if (change.action === 'open' && this.policy.isMuted(rule, hazard.source, hazard.lockName, at)) return [];
+    return this.apply(() => [
+      {
+        kind: change.action === 'open' ? 'open' : 'resolve',
+        rule,
+        key,
+        lockId: hazard.lockId,
+        source: hazard.source,
+        lockName: hazard.lockName,
+        at,
+        value: null,
+        threshold: null,
+        message: change.action === 'open' ? `[${hazard.severity}] ${hazard.detail}` : `${rule} on ${JSON.stringify(hazard.lockName ?? hazard.source)} ended.`,
+      },
+    ]);
   }
 
   /** A source's health (the sources' SourceHealth fits); an etcd source is known to heartbeat, so its silence counts. */
@@ -185,13 +263,18 @@ export class AlertManager {
     return this.engine.openCounts();
   }
 
-  /** Resolves once every store write queued so far is done (tests; a flush before exit). */
+  /** Resolves once every alert change so far is in the store (tests; a flush before exit). While the store is down, it waits. */
   async whenWritten(): Promise<void> {
     let last: Promise<void>;
     do {
       last = this.writes;
       await last;
-    } while (last !== this.writes);
+      if (this.backlog.length > 0 && !this.draining) {
+        // Stopping with the store down: what is left is the caller's to spill.
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } while (last !== this.writes || this.backlog.length > 0);
   }
 
   private apply(evaluate: () => AlertTransition[]): AlertTransition[] {
@@ -213,66 +296,93 @@ export class AlertManager {
   }
 
   private persist(t: AlertTransition): void {
-    this.writes = this.writes
-      .then(() => (t.kind === 'open' ? this.writeOpen(t) : this.writeResolve(t)))
-      .catch((error: unknown) => {
-        // The store may be down; the page still goes out (without a delivery log) and the next transition tries again.
-        this.log(`alerts: could not store ${t.kind} of ${t.rule} (${t.key}): ${(error as Error).message}`);
-        this.delivery.enqueue(notificationOf(t, null, t.kind === 'resolve' ? t.message : null));
-      });
+    const change: PendingChange = { t, paged: false };
+    // The store is down: page now rather than after it comes back.
+    if (this.storeDown !== null) this.pageWithoutRow(change);
+    this.backlog.push(change);
+    const max = this.options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    if (this.backlog.length > max) {
+      const over = this.backlog.splice(0, this.backlog.length - max);
+      if (this.dropped === 0) this.log(`alerts: more than ${max} alert changes wait for the store; dropping the oldest (counted in lockscope_alert_changes_dropped_total)`);
+      this.dropped += over.length;
+      this.options.droppedCounter?.inc(over.length);
+    }
+    this.drain();
   }
 
   /**
-   * Store writes go through store.serialized: on SQLite the collector's batch
-   * transactions share the one connection, and a write outside the turn order
-   * could land inside (and roll back with) a batch.
+   * Writes the backlog in order, one change at a time. A failure keeps the change at the
+   * head and retries with backoff; the outage is logged when it starts and when it ends.
    */
-  private async writeOpen(t: AlertTransition): Promise<void> {
-    const row = await this.store.serialized((prisma) => this.insertOpen(prisma, t));
-    if (row && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
+  private drain(): void {
+    if (this.draining || this.retryTimer || this.backlog.length === 0) return;
+    this.draining = true;
+    this.writes = (async () => {
+      try {
+        while (this.backlog.length > 0) {
+          const change = this.backlog[0]!;
+          try {
+            await (change.t.kind === 'open' ? this.writeOpen(change) : this.writeResolve(change));
+          } catch (error) {
+            this.onStoreFailure(error);
+            return;
+          }
+          this.backlog.shift();
+          if (this.storeDown !== null) {
+            this.log(`alerts: the store takes alert writes again; writing the ${this.backlog.length + 1} alert changes kept meanwhile`);
+            this.storeDown = null;
+            this.retries = 0;
+          }
+        }
+      } finally {
+        this.draining = false;
+      }
+    })();
   }
 
-  /** The new row, or null when the alert was already open in the store. */
-  private async insertOpen(prisma: StoreClient, t: AlertTransition): Promise<Alert | null> {
-    // A silence set on an earlier alert of the same rule and lock still holds for this one.
-    const silenced = await prisma.alert.findFirst({
-      where: { rule: t.rule, source: t.source, lockId: t.lockId, silencedUntil: { gt: epochMs(t.at) } },
-      orderBy: { silencedUntil: 'desc' },
-      select: { silencedUntil: true },
-    });
-    try {
-      return await prisma.alert.create({
-        data: {
-          rule: t.rule,
-          lockId: t.lockId,
-          source: t.source,
-          lockName: t.lockName,
-          state: 'firing',
-          startedAt: epochMs(t.at),
-          value: t.value,
-          threshold: t.threshold,
-          message: t.message,
-          openKey: t.key,
-          silencedUntil: silenced?.silencedUntil ?? null,
-        },
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'P2002') throw error;
-      // Already open in the store (another collector or run opened it): deduplicated, no second page.
-      return null;
+  private onStoreFailure(error: unknown): void {
+    if (this.storeDown === null) {
+      this.storeDown = this.store.explain(error);
+      this.log(`alerts: the store refused an alert write (${this.storeDown}); keeping alert changes and retrying, pages go out meanwhile`);
     }
+    for (const change of this.backlog) this.pageWithoutRow(change);
+    if (this.stopped) return;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(this.retries++, 10));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.drain();
+    }, delay);
+    this.retryTimer.unref();
   }
 
-  private async writeResolve(t: AlertTransition): Promise<void> {
-    const row = await this.store.serialized(async (prisma) => {
-      const open = await prisma.alert.findUnique({ where: { openKey: t.key } });
-      if (!open) return null;
-      return prisma.alert.update({
-        where: { id: open.id },
-        data: { state: 'resolved', resolvedAt: epochMs(t.at), openKey: null },
-      });
+  /** The page of a change the store cannot take yet (without a delivery log), once. */
+  private pageWithoutRow(change: PendingChange): void {
+    if (change.paged) return;
+    change.paged = true;
+    this.delivery.enqueue(notificationOf(change.t, null, change.t.kind === 'resolve' ? change.t.message : null));
+  }
+
+  /** The store's alert repository takes the store's turn (safe beside the collector's batch writes on SQLite). */
+  private async writeOpen(change: PendingChange): Promise<void> {
+    const { t } = change;
+    const row = await openAlert(this.store, {
+      rule: t.rule,
+      lockId: t.lockId,
+      source: t.source,
+      lockName: t.lockName,
+      startedAt: t.at,
+      value: t.value,
+      threshold: t.threshold,
+      message: t.message,
+      openKey: t.key,
     });
-    if (row && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
+    if (row && !change.paged && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, null));
+  }
+
+  private async writeResolve(change: PendingChange): Promise<void> {
+    const { t } = change;
+    const row = await resolveAlert(this.store, t.key, t.at);
+    if (row && !change.paged && !this.isSilenced(row, t.at)) this.delivery.enqueue(notificationOf(t, row, t.message));
   }
 
   private isSilenced(row: Alert | null, at: number): boolean {
@@ -323,10 +433,6 @@ export function setOpenAlertsGauge(gauge: OpenAlertsGauge, counts: Map<AlertRule
   for (const rule of ALERT_RULES) gauge.set({ rule }, counts.get(rule) ?? 0);
 }
 
-/** Store columns are whole epoch ms; BigInt() refuses fractions. */
-function epochMs(ms: number): bigint {
-  return BigInt(Math.round(ms));
-}
 
 function notificationOf(t: AlertTransition, row: Alert | null, resolution: string | null): AlertNotification {
   return {

@@ -41,6 +41,11 @@ const SEVERITY: Record<AlertRule, 'critical' | 'warning'> = {
   slow_acquisition: 'warning',
   high_contention: 'warning',
   long_hold: 'warning',
+  unsafe_handover: 'critical',
+  stale_token_accepted: 'critical',
+  token_regression: 'critical',
+  deadlock: 'critical',
+  lost_in_failover: 'critical',
 };
 
 /** The request body for one webhook, as the exact string that is signed and sent. */

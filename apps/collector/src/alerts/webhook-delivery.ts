@@ -1,5 +1,5 @@
 import type { AlertsConfig } from '@lockscope/core';
-import type { Store } from '@lockscope/store';
+import { recordDelivery, type Store } from '@lockscope/store';
 import { buildBody, SIGNATURE_HEADER, signBody, type AlertNotification, type WebhookFormat } from './payloads.js';
 
 export interface DeliveryOptions {
@@ -181,11 +181,7 @@ export class WebhookDelivery {
     if (!store || id === null) return;
     this.logChain = this.logChain.then(async () => {
       try {
-        await store.serialized((prisma) =>
-          prisma.delivery.create({
-            data: { alertId: BigInt(id), webhook: lane.name, kind: job.notification.status, at: BigInt(at), attempt, status, ok, error: error === null ? null : error.slice(0, 500) },
-          }),
-        );
+        await recordDelivery(store, { alertId: id, webhook: lane.name, kind: job.notification.status, at, attempt, status, ok, error });
       } catch (e) {
         this.log(`alerts: could not write the delivery log: ${(e as Error).message}`);
       }

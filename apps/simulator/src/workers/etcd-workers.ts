@@ -209,7 +209,7 @@ export function etcdPaymentsWorker(index: number): Worker {
           ctx.emit({ type: 'acquired', pattern: 'stall', lock: stall.etcdLock, worker: name, token: got.token.toString(), waited: got.waited, waitedMs: got.waitedMs });
           const write = (what: string): boolean => {
             const result = resource.write(got.token, name, what);
-            ctx.emit({ type: 'fencing', accepted: result.accepted, resource: stall.etcdLock, worker: name, token: got.token.toString(), highest: result.accepted ? null : result.highest.toString() });
+            ctx.emit({ type: 'fencing', backend: 'etcd', accepted: result.accepted, resource: stall.etcdLock, worker: name, token: got.token.toString(), highest: result.accepted ? null : result.highest.toString() });
             if (!result.accepted) ctx.log(`fencing: refused stale token ${result.token} < ${result.highest} on ${stall.etcdLock} (writer ${name}, current holder ${result.highestWriter})`);
             return result.accepted;
           };

@@ -139,7 +139,7 @@ export function redisLedgerWorker(index: number, clientUuid: string): Worker {
       ctx.emit({ type: 'acquired', pattern: 'stall', lock: stall.redisLock, worker: name, token: held.toString(), waited, waitedMs: performance.now() - started });
       const write = (what: string): boolean => {
         const result = resource.write(held, name, what);
-        ctx.emit({ type: 'fencing', accepted: result.accepted, resource: stall.redisLock, worker: name, token: held.toString(), highest: result.accepted ? null : result.highest.toString() });
+        ctx.emit({ type: 'fencing', backend: 'redis', accepted: result.accepted, resource: stall.redisLock, worker: name, token: held.toString(), highest: result.accepted ? null : result.highest.toString() });
         if (!result.accepted) ctx.log(`fencing: refused stale token ${result.token} < ${result.highest} on ${stall.redisLock} (writer ${name}, current holder ${result.highestWriter})`);
         return result.accepted;
       };

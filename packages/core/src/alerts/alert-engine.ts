@@ -503,7 +503,9 @@ export class AlertEngine {
     if (!this.open.delete(key)) return;
     s.open.delete(rule);
     const th = s.th;
-    const threshold = { near_expiry: th.nearExpiryRatio, lease_expired: null, slow_acquisition: th.slowAcquisitionP95Ms, high_contention: th.highContentionWaiters, long_hold: th.maxHoldWithoutTtlMs, source_down: null }[rule];
+    // Hazard rules are raised and resolved by the hazard detectors, never here.
+    const thresholds: Partial<Record<AlertRule, number | null>> = { near_expiry: th.nearExpiryRatio, slow_acquisition: th.slowAcquisitionP95Ms, high_contention: th.highContentionWaiters, long_hold: th.maxHoldWithoutTtlMs };
+    const threshold = thresholds[rule] ?? null;
     out.push({ kind: 'resolve', rule, key, lockId: s.ref.lockId, source: s.ref.source, lockName: s.ref.name, at, value, threshold, message: `${rule} on ${lockText(s.ref)} resolved: ${why}.` });
   }
 

@@ -53,6 +53,9 @@ describe('hold ids and display', () => {
   it('maps display names with \\xNN escapes back to bytes', () => {
     expect(keyCandidates('lock:\\xff')[0]).toEqual(Buffer.from([0x6c, 0x6f, 0x63, 0x6b, 0x3a, 0xff]));
     expect(keyCandidates('lock:a')).toEqual([Buffer.from('lock:a')]);
+    expect(keyCandidates('lock:\\xff')[1]).toEqual(Buffer.from('lock:\\xff'));
+    // The exact form is only ever its bytes, so a caller that resolved an ambiguity gets that key.
+    expect(keyCandidates('hex:6c6f636b3aff')).toEqual([Buffer.from([0x6c, 0x6f, 0x63, 0x6b, 0x3a, 0xff])]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { displayKey, type Dialect, type HoldObservation, type RenewingLibrary, type WaiterObservation } from '@lockscope/core';
+import { displayKey, lookupKeys, type Dialect, type HoldObservation, type RenewingLibrary, type WaiterObservation } from '@lockscope/core';
 
 /** Redisson's companion keys hash-tag the lock name so they land in the same cluster slot. */
 export const REDISSON_QUEUE_PREFIX = 'redisson_lock_queue:{';
@@ -353,24 +353,7 @@ export function estimateGrantedTtl(pttl: number, elapsedMs: number): number {
   return pttl;
 }
 
-/** Parses a display name back to key bytes (the inverse of displayKey's \xNN escapes). */
+/** Keys to read for a name as `lockctl ls` shows it, or for its exact `hex:` form (see core lookupKeys). */
 export function keyCandidates(name: string): Buffer[] {
-  const plain = Buffer.from(name, 'utf8');
-  if (!name.includes('\\x')) return [plain];
-  const parts: Buffer[] = [];
-  let i = 0;
-  let text = '';
-  while (i < name.length) {
-    const m = /^\\x([0-9a-f]{2})/.exec(name.slice(i, i + 4));
-    if (m) {
-      parts.push(Buffer.from(text, 'utf8'), Buffer.from([parseInt(m[1]!, 16)]));
-      text = '';
-      i += 4;
-    } else {
-      text += name[i];
-      i++;
-    }
-  }
-  parts.push(Buffer.from(text, 'utf8'));
-  return [Buffer.concat(parts), plain];
+  return lookupKeys(name).map((key) => Buffer.from(key));
 }

@@ -27,3 +27,4 @@ export { getLockHolds, MAX_HOLDS, type HoldView, type LockHolds, type LockHoldsO
 export { MAX_RANGE_MS } from './lock-range.js';
 export { listSources, type SourceView, type ListSourcesOptions } from './list-sources.js';
 export { queryAlerts, getAlertDetail, acknowledgeAlert, silenceAlertFor, type AlertDetail, type AlertDelivery } from './alert-reads.js';
+export { listHazards, lockHistories, HISTORY_HOLDS_PER_LOCK, type HazardQuery } from './hazards.js';

@@ -1,4 +1,5 @@
 import { LockscopeError } from '@lockscope/core';
+import { isNotMigrated } from '../store-error.js';
 import type { PrismaClient } from '../generated/postgresql/client/client.js';
 
 /**
@@ -29,7 +30,7 @@ export async function readStore<T>(what: string, fn: () => Promise<T>): Promise<
     if (error instanceof Error && error.name === 'LockscopeError') throw error;
     const reason = describeDbError(error);
     // An empty database (collector never ran, or migrations not applied) is the common first-run case.
-    const hint = /no such table|does not exist|P2021/i.test(reason) ? ' The store has no Lockscope tables yet: run `npm run db:migrate` (or start the collector).' : '';
+    const hint = isNotMigrated(error) || isNotMigrated(reason) ? ' The store has no Lockscope tables yet: run `npm run db:migrate` (or start the collector).' : '';
     throw new LockscopeError('STORE_UNAVAILABLE', `the store could not be read (${what}): ${reason}.${hint}`, { cause: error });
   }
 }

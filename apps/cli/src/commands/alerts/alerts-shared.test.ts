@@ -27,10 +27,11 @@ describe('parseCliDuration', () => {
     expect(parseCliDuration('30m', '--for')).toBe(1_800_000);
     expect(parseCliDuration('1.5h', '--for')).toBe(5_400_000);
     expect(parseCliDuration('2d', '--for')).toBe(172_800_000);
+    expect(parseCliDuration('3650d', '--for')).toBe(3650 * 86_400_000);
   });
 
   it('rejects anything else as a BAD_REQUEST naming the flag', () => {
-    for (const text of ['', '30', '0m', '-5m', '30 minutes', '1h30m', 'm', '\x1b[2J']) {
+    for (const text of ['', '30', '0m', '-5m', '30 minutes', '1h30m', 'm', '\x1b[2J', '99999999999999h', '3651d', `${'9'.repeat(400)}d`]) {
       let caught: unknown;
       try {
         parseCliDuration(text, '--silence');
@@ -40,6 +41,7 @@ describe('parseCliDuration', () => {
       expect(isLockscopeError(caught, 'BAD_REQUEST'), text).toBe(true);
       expect((caught as Error).message).toContain('--silence takes a duration');
     }
+    expect(() => parseCliDuration('99999999999999h', '--since')).toThrow('--since takes a duration of at most 3650d (got "99999999999999h").');
   });
 });
 

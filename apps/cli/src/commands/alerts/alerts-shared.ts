@@ -1,4 +1,4 @@
-import { LockscopeError } from '@lockscope/core';
+import { LockscopeError, parseDuration } from '@lockscope/core';
 import type { Store } from '@lockscope/store';
 import { isLockscopeErrorLike } from '../../lockscope-error-like.js';
 import type { LockctlConfig } from '../../lockctl-config.js';
@@ -14,14 +14,22 @@ export const ALERTS_EXIT_CODES_HELP = `EXIT CODES
   5  the store is unreachable (alerts live in the store the collector writes)
   1  unexpected failure`;
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Ten years: longer is a typo, and past ~270,000 years it is a date that does not exist. */
+export const MAX_CLI_DURATION_MS = 3650 * 86_400_000;
 
-/** "30m", "1h", "1.5h", "2d", "500ms" -> ms. Anything else is a usage error naming the flag. */
+/** "30m", "1h", "1.5h", "2d", "500ms" -> ms, up to 3650d. Anything else is a usage error naming the flag. */
 export function parseCliDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * UNITS[m[2]!]! : NaN;
+  let ms = NaN;
+  try {
+    ms = parseDuration(text.trim());
+  } catch {
+    // Not a duration at all: the sentence below says what is.
+  }
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new LockscopeError('BAD_REQUEST', `${flag} takes a duration like 30s, 30m, 1h or 2d (got ${JSON.stringify(text.slice(0, 40))}).`);
+  }
+  if (ms > MAX_CLI_DURATION_MS) {
+    throw new LockscopeError('BAD_REQUEST', `${flag} takes a duration of at most 3650d (got ${JSON.stringify(text.slice(0, 40))}).`);
   }
   return ms;
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lockId } from '@lockscope/core';
 import { migrate, openStore, type Store } from '@lockscope/store';
 import { createTestDatabase, freePort, startChild, startRedis, waitFor, type Child, type RedisServer } from '@lockscope/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -301,9 +302,11 @@ describe('lockctl alerts', () => {
     try {
       await migrate(db.url);
       pg = await openStore({ url: db.url });
+      const pgLockId = lockId('etcd-main', Buffer.from('/locks/pg/job'));
       // The columns the collector's AlertManager writes for an open alert.
       const row = await pg.prisma.alert.create({
-        data: { rule: 'near_expiry', source: 'etcd-main', lockId: 'pgLockId0000000000000A', lockName: '/locks/pg/job', state: 'firing', startedAt: BigInt(Date.now() - 1_000), value: 0.81, threshold: 0.8, message: 'lease 81% used', openKey: 'near_expiry|pgLockId0000000000000A' },
+        // The lock id the collector derives from the source and the key (lockctl finds alerts by it).
+        data: { rule: 'near_expiry', source: 'etcd-main', lockId: pgLockId, lockName: '/locks/pg/job', state: 'firing', startedAt: BigInt(Date.now() - 1_000), value: 0.81, threshold: 0.8, message: 'lease 81% used', openKey: `near_expiry|${pgLockId}` },
       });
       const pgConfig = join(dir, 'pg.yaml');
       writeFileSync(pgConfig, `store: { url: "${db.url}" }\nsources: []\n`);

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ALERT_RULES } from '@lockscope/core';
+import { ALERT_RULES, displayKey, hexName, keysForName, lockId, LockscopeError } from '@lockscope/core';
 import type { AlertView, Store } from '@lockscope/store';
 import { LockctlCommand } from '../../base-command.js';
 import { loadStoreBundle } from '../../load-backends.js';
@@ -25,11 +25,25 @@ async function readAlerts(store: Store, q: AlertQuery): Promise<AlertView[]> {
   const { listAlerts } = await loadStoreBundle();
   const base = { state: q.state, rule: q.rule, source: q.source, since: q.since, limit: q.limit };
   if (q.lock === undefined) return listAlerts(store, base);
-  const ids = await store.prisma.alert.findMany({
-    where: { lockName: q.lock, lockId: { not: null }, ...(q.source ? { source: q.source } : {}) },
+  // A name with \xNN escapes or a hex: form may stand for several keys; keep the alerts of
+  // those keys only, and ask which when one source has alerts on more than one.
+  const keys = keysForName(q.lock);
+  const names = [...new Set(keys.map(displayKey))];
+  const seen = await store.prisma.alert.findMany({
+    where: { lockName: names.length === 1 ? names[0]! : { in: names }, lockId: { not: null }, ...(q.source ? { source: q.source } : {}) },
     distinct: ['lockId'],
-    select: { lockId: true },
+    select: { lockId: true, source: true },
   });
+  const ids = seen.filter((a) => keys.some((k) => lockId(a.source, k) === a.lockId));
+  for (const source of new Set(ids.map((a) => a.source))) {
+    const same = ids.filter((a) => a.source === source);
+    if (same.length > 1) {
+      const forms = same.map((a) => hexName(keys.find((k) => lockId(source, k) === a.lockId)!));
+      throw new LockscopeError('BAD_REQUEST', `--lock ${q.lock} on ${source} names ${same.length} different keys with alerts; name one by its exact form: ${forms.join(', ')}`, {
+        details: { source, name: q.lock, candidates: forms },
+      });
+    }
+  }
   const lists = await Promise.all(ids.map(({ lockId }) => listAlerts(store, { ...base, lockId: lockId! })));
   return lists
     .flat()
@@ -56,7 +70,7 @@ ${ALERTS_EXIT_CODES_HELP}`;
     state: Flags.option({ options: ['firing', 'resolved'] as const, description: 'only alerts in this state (default: firing)', exclusive: ['all'] })(),
     rule: Flags.option({ options: ALERT_RULES, description: 'only this rule' })(),
     source: Flags.string({ char: 's', description: 'only this source' }),
-    lock: Flags.string({ char: 'l', description: 'only alerts on the lock with this name (as `lockctl ls` prints it)' }),
+    lock: Flags.string({ char: 'l', description: 'only alerts on the lock with this name (as `lockctl ls` prints it, or its exact hex:<key bytes> form)' }),
     since: Flags.string({ description: 'only alerts that started within this long, e.g. 30m, 24h, 7d' }),
     limit: Flags.integer({ default: 100, min: 1, max: 1000, description: 'how many alerts at most (newest first)' }),
   };

@@ -15,7 +15,7 @@ export default class History extends LockctlCommand {
 ${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> history /locks/billing-cron', '<%= config.bin %> history lock:orders --source redis-main --limit 100 --json'];
   static override enableJsonFlag = true;
-  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it' }) };
+  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it, or its exact form hex:<key bytes in hex> when two keys show the same name' }) };
   static override flags = {
     source: Flags.string({ char: 's', description: 'only this source' }),
     limit: Flags.integer({ default: 20, min: 1, max: 1000, description: 'how many holds (newest first)' }),

@@ -9,6 +9,7 @@ import { freeLockRow, toLockRow, type LockRow } from '../../lock-row.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { readStoredLocks, storedKey, storeUnavailableWarning } from '../../stored-locks.js';
 import { formatMs, formatRatio, renderTable, type Column } from '../../table.js';
+import { sameNameNotes } from '../../same-name-notes.js';
 
 const COLUMNS: Column<LockRow>[] = [
   { header: 'SOURCE', get: (r) => r.source, max: 24 },
@@ -87,7 +88,7 @@ ${EXIT_CODES_HELP}`;
     const held = rows.filter((r) => r.held).length;
     const shown = rows.length === total ? `${total} lock${total === 1 ? '' : 's'}` : `${rows.length} of ${total} locks`;
     const footer = `${shown} (${held} held) on ${reachable} reachable source${reachable === 1 ? '' : 's'}`;
-    return rows.length === 0 ? footer : `${renderTable(rows, COLUMNS)}\n${footer}`;
+    return rows.length === 0 ? footer : [renderTable(rows, COLUMNS), footer, ...sameNameNotes(rows)].join('\n');
   }
 
   private reportFailures(failures: SourceFailure[], total: number): void {

@@ -5,6 +5,7 @@ import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { cliEnv } from '../../cli-env.js';
 import { confirmOnTerminal } from '../../confirm.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
+import { loadSourcesBundle } from '../../load-backends.js';
 import type { LockctlConfig } from '../../lockctl-config.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { recordAudit, type AuditDelivery } from '../../record-audit.js';
@@ -45,7 +46,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> release lock:orders --source redis-main --reason "stuck since deploy" --expect-holder 6f1c... --yes',
   ];
   static override enableJsonFlag = true;
-  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it' }) };
+  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it, or its exact form hex:<key bytes in hex> when two keys show the same name' }) };
   static override flags = {
     source: Flags.string({ char: 's', description: '(required) the source holding the lock' }),
     reason: Flags.string({ char: 'r', description: '(required) why, for the audit record' }),
@@ -66,8 +67,12 @@ ${EXIT_CODES_HELP}`;
     const sources = await openSources(loaded, [flags.source]);
     const source = sources[0]!; // selectSources returns exactly the one named, or throws
     try {
-      const lock = await source.get(args.name);
-      if (!lock) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source}; run \`lockctl ls --source ${flags.source}\` to see the names.`);
+      const { findLockByName } = await loadSourcesBundle();
+      const found = await findLockByName(source, args.name);
+      if (!found) throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source}; run \`lockctl ls --source ${flags.source}\` to see the names.`);
+      const lock = found.lock;
+      // The audit names the lock as the collector stores it, even when it was picked by its hex: form.
+      ctx.name = lock.name;
       const hold = lock.hold;
       if (!hold) throw new LockscopeError('LOCK_FREE', `${args.name} on ${flags.source} is already free: nothing to release.`);
 
@@ -82,7 +87,7 @@ ${EXIT_CODES_HELP}`;
         throw error;
       }
 
-      const request = { name: args.name, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: flags['revoke-lease'] };
+      const request = { name: found.lookupName, expectHoldId: hold.holdId, expectHolder: hold.holder, expectToken: hold.token, revokeLease: flags['revoke-lease'] };
       const plan = await source.release({ ...request, dryRun: true });
       this.printPlan(lock, plan);
 

@@ -3,6 +3,7 @@ import { LockscopeError, toHex, type LiveLock } from '@lockscope/core';
 import type { StoredAudit } from '@lockscope/store';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
+import { loadSourcesBundle } from '../../load-backends.js';
 import { readLockHistory, readStoredLockFacts, type HistoryHold } from '../../lock-history.js';
 import { freeLockRow, toLockRow, type LockRow, type StoredLockFacts, type WaiterRow } from '../../lock-row.js';
 import { openSources, stopAll } from '../../open-sources.js';
@@ -37,7 +38,7 @@ export default class Show extends LockctlCommand {
 ${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> show /locks/billing-cron', '<%= config.bin %> show lock:orders --source redis-main --json'];
   static override enableJsonFlag = true;
-  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it' }) };
+  static override args = { name: Args.string({ required: true, description: 'lock name as `lockctl ls` prints it, or its exact form hex:<key bytes in hex> when two keys show the same name' }) };
   static override flags = {
     source: Flags.string({ char: 's', description: 'only look in this source' }),
     limit: Flags.integer({ default: 10, min: 1, max: 1000, description: 'how many past holds to show' }),
@@ -50,7 +51,8 @@ ${EXIT_CODES_HELP}`;
     const storeOpening = tryOpenStore(loaded);
     let result: ShowResult;
     try {
-      const answers = await Promise.allSettled(sources.map((s) => s.get(args.name)));
+      const { findLockByName } = await loadSourcesBundle();
+      const answers = await Promise.allSettled(sources.map(async (s) => (await findLockByName(s, args.name))?.lock ?? null));
       const live: LiveLock[] = [];
       const unreachable: { source: string; message: string }[] = [];
       answers.forEach((a, i) => {

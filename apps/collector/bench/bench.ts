@@ -23,9 +23,9 @@ import { parseConfig } from '@lockscope/core';
 import { SUGGESTED_NOTIFY_FLAGS } from '@lockscope/sources';
 import { openStore } from '@lockscope/store';
 import { startChild, startEtcd, startRedis } from '@lockscope/testing';
-import { Collector } from './collector.js';
-import { createSource } from './create-source.js';
-import { inlineWriter } from './store-writer.js';
+import { Collector } from '../src/collector.js';
+import { createSource } from '../src/create-source.js';
+import { inlineWriter } from '../src/store-writer.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,9 +47,10 @@ const redisRate = Number(values['redis-rate']);
 const etcdRate = Number(values['etcd-rate']);
 const lockCount = Number(values.locks);
 const holdMs = Number(values['hold-ms']);
-const repoRoot = new URL('../../..', import.meta.url).pathname;
+// Bundled to apps/collector/bench/dist/bench.js.
+const repoRoot = new URL('../../../..', import.meta.url).pathname;
 
-// The load generators, bundled beside this file (dist/load/*.js): lean clients of
+// The load generators, bundled beside this file (bench/dist/load/*.js): lean clients of
 // their own, so that generating the load takes little of the two cores the
 // collector is measured on (see each file for why).
 const redisDriver = fileURLToPath(new URL('./load/redis-load.js', import.meta.url));
