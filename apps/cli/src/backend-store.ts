@@ -5,3 +5,5 @@ export { openStore } from '@lockscope/store';
 export { listAlerts, ackAlert, silenceAlert, parseAlertId } from '@lockscope/store';
 // `lockctl doctor` reads what the collector found and each lock's history.
 export { listHazards, lockHistories } from '@lockscope/store';
+// `ls` checks a SQLite store exists before opening it (opening would create it).
+export { parseStoreUrl } from '@lockscope/store';

@@ -1,6 +1,7 @@
 import { displayKey, fromHex, hexName, keysForName, LockscopeError, toHex } from '@lockscope/core';
 import type { Store, StoredAudit } from '@lockscope/store';
 import { isLockscopeErrorLike } from './lockscope-error-like.js';
+import type { StoredLockFacts } from './lock-row.js';
 
 export interface HistoryHold {
   source: string;
@@ -98,6 +99,32 @@ export async function readLockHistory(store: Store, { name, source, limit }: { n
       }),
       audits,
     };
+  } catch (error) {
+    if (isLockscopeErrorLike(error)) throw error;
+    throw storeReadError(error);
+  }
+}
+
+/** The collector's live rows for a display name, with what `show` merges into the live read. */
+export async function readStoredLockFacts(store: Store, { name, source }: { name: string; source?: string | undefined }): Promise<StoredLockFacts[]> {
+  try {
+    const rows = await store.prisma.lock.findMany({ where: { name, ...(source ? { source } : {}) } });
+    const ms = (v: bigint | null) => (v === null ? null : Number(v));
+    return rows.map((l) => ({
+      source: l.source,
+      name: l.name,
+      rawKey: l.rawKey,
+      dialect: l.dialect,
+      held: l.held,
+      holdId: l.holdId,
+      holder: l.holder,
+      token: l.token,
+      acquiredAt: ms(l.acquiredAt),
+      lastRenewedAt: ms(l.lastRenewedAt),
+      ttlMs: l.ttlMs,
+      waiterQueue: l.waiterQueue,
+      lastChangeAt: Number(l.lastChangeAt),
+    }));
   } catch (error) {
     if (isLockscopeErrorLike(error)) throw error;
     throw storeReadError(error);

@@ -107,7 +107,9 @@ describe('lockctl ls --json', () => {
     expect(mutex!.remainingMs).not.toBeNull();
     expect(mutex!.waiterQueue![0]!.token).not.toBe(mutex!.token);
 
-    expect(byName.get('lock:ls:plain')).toMatchObject({ source: 'redis-main', dialect: 'redis-string', holder: 'tok-7f3a', token: null, waiters: null, nearExpiry: false });
+    // No collector has run: a live read sees only what remains of a Redis lease, so the granted
+    // TTL, and with it the lease used and near expiry, are unknown (null), not the remaining time.
+    expect(byName.get('lock:ls:plain')).toMatchObject({ source: 'redis-main', dialect: 'redis-string', holder: 'tok-7f3a', token: null, waiters: null, ttlMs: null, leaseUsedRatio: null, nearExpiry: null });
     const plain = byName.get('lock:ls:plain')!;
     expect(plain.remainingMs!).toBeGreaterThan(50_000);
     expect(plain.remainingMs!).toBeLessThanOrEqual(60_000);
@@ -119,7 +121,7 @@ describe('lockctl ls --json', () => {
       waiters: 1,
       waiterQueue: [expect.objectContaining({ holder: '0c8e7d7e-2222-4c2b-9c1e-3f5e2a9b7c01:31' })],
     });
-    expect(byName.get('lock:ls:fair')!.ttlMs).not.toBeNull();
+    expect(byName.get('lock:ls:fair')!.remainingMs).not.toBeNull();
     expect(byName.get('lock:ls:redisson')!.remainingMs!).toBeLessThanOrEqual(30_000);
   });
 
@@ -396,6 +398,12 @@ describe('lockctl show and history', () => {
     expect(noStore.code).toBe(0);
     expect(noStore.stdout).toMatch(/Last holds: not available; the store could not be used: .*127\.0\.0\.1/);
 
+    // ls with the store down: said once on stderr, and what only the store knows is null.
+    const lsNoStore = await runLockctl(['ls', '--json', '--config', path, '--match', '/locks/show/job']);
+    expect(lsNoStore.code, lsNoStore.stderr).toBe(0);
+    expect(lsNoStore.stderr.match(/Warning: the store could not be read/g)).toHaveLength(1);
+    expect(lsOutputSchema.parse(JSON.parse(lsNoStore.stdout))).toEqual([expect.objectContaining({ name: '/locks/show/job', held: true, acquiredAt: null, heldMs: null })]);
+
     const missing = await runLockctl(['show', '/locks/show/nothing', '--config', config]);
     expect(missing.code).toBe(3);
   });
@@ -407,7 +415,7 @@ describe('lockctl show and history', () => {
     const store = await openStore({ url: storeUrl });
     try {
       await store.writeBatch({
-        locks: [{ id, source: 'redis-main', name: 'lock:hist:a', rawKey: Buffer.from('lock:hist:a').toString('hex'), dialect: 'redis-string', held: true, holder: 'tok-now', acquiredAt: t0 + 30_000, ttlMs: 60_000, firstSeenAt: t0, lastChangeAt: t0 + 30_000 }],
+        locks: [{ id, source: 'redis-main', name: 'lock:hist:a', rawKey: Buffer.from('lock:hist:a').toString('hex'), dialect: 'redis-string', held: true, holder: 'tok-now', holdId: 'tok-now', acquiredAt: t0 + 30_000, ttlMs: 60_000, firstSeenAt: t0, lastChangeAt: t0 + 30_000 }],
         holds: [{ lockId: id, holdKey: 'tok-old@1', holder: 'tok-old\u001b[31m', acquiredAt: t0, endedAt: t0 + 20_000, heldMs: 20_000, ttlMs: 30_000, endReason: 'expired' }],
       });
     } finally {

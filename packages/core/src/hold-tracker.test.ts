@@ -297,30 +297,44 @@ describe('LockTracker: renewals and TTL', () => {
 });
 
 describe('LockTracker: near-expiry', () => {
-  it('fires exactly once per grant, and again only after a renewal', () => {
+  it('fires exactly once per grant, strictly above the ratio, and after a renewal at the holder\'s own schedule', () => {
     const t = tracker('redis-string');
     t.apply(obs('redis-string', 1, 0, hold('a', { renewedAt: 0 })));
-    expect(t.checkpoint(7_999).events).toEqual([]);
-    const first = t.checkpoint(8_000);
+    // Exactly 0.8 is not above 0.8 (redis-semaphore renews at exactly that mark).
+    expect(t.nextNearExpiryAt()).toBe(8_001);
+    expect(t.checkpoint(8_000).events).toEqual([]);
+    const first = t.checkpoint(8_001);
     expect(types(first.events)).toEqual(['near_expiry']);
-    expect(first.events[0]).toMatchObject({ at: 8_000, valueMs: 8_000, detail: { leaseUsed: 0.8, ratio: 0.8 } });
+    expect(first.events[0]).toMatchObject({ at: 8_001, valueMs: 8_001, detail: { ratio: 0.8 } });
     expect(t.isNearExpiry()).toBe(true);
     expect(t.nextNearExpiryAt()).toBeNull();
     expect(t.checkpoint(8_500).events).toEqual([]);
     expect(t.checkpoint(9_900).events).toEqual([]);
 
-    // The holder renews at 9 s: re-armed for the new grant.
+    // The holder renews at 9 s, 90 % into its lease: that is its schedule now, so the next
+    // grant is near expiry halfway from there to expiry (95 %), not at 80 %.
     const ren = t.apply(obs('redis-string', 2, 9_000, hold('a', { renewedAt: 9_000 })));
     expect(types(ren.events)).toEqual(['renewed']);
     expect(t.isNearExpiry()).toBe(false);
-    expect(t.nextNearExpiryAt()).toBe(17_000);
-    expect(t.checkpoint(16_000).events).toEqual([]);
-    expect(types(t.checkpoint(17_500).events)).toEqual(['near_expiry']);
-    expect(t.checkpoint(18_000).events).toEqual([]);
+    expect(t.nextNearExpiryAt()).toBe(18_501);
+    expect(t.checkpoint(17_500).events).toEqual([]);
+    expect(types(t.checkpoint(18_600).events)).toEqual(['near_expiry']);
+    expect(t.checkpoint(18_700).events).toEqual([]);
 
-    const end = t.apply(obs('redis-string', 3, 18_500, null));
+    const end = t.apply(obs('redis-string', 3, 18_800, null));
     expect(end.completed).toMatchObject({ nearExpiry: true, renewals: 1 });
-    expect(end.completed!.maxLeaseUsed).toBeCloseTo(0.95, 9);
+    expect(end.completed!.maxLeaseUsed).toBeCloseTo(0.98, 9);
+  });
+
+  it('waits for a recognised library\'s default renewal before the first one is seen', () => {
+    // redis-semaphore refreshes at exactly 0.8 x TTL: its near-expiry point is 0.9.
+    const sem = tracker('redis-string');
+    sem.apply(obs('redis-string', 1, 0, hold('a', { renewedAt: 0, renewedBy: 'redis-semaphore' })));
+    expect(sem.nextNearExpiryAt()).toBe(9_001);
+    // redlock using() extends 500 ms (plus its drift allowance of 102 ms) before expiry: halfway from there.
+    const red = tracker('redis-string');
+    red.apply(obs('redis-string', 1, 0, hold('b', { renewedAt: 0, renewedBy: 'redlock' })));
+    expect(red.nextNearExpiryAt()).toBe(Math.floor(9_398 + 602 / 2) + 1);
   });
 
   it('never fires for a renewing hold held far longer than its TTL', () => {
@@ -352,8 +366,8 @@ describe('LockTracker: near-expiry', () => {
   it('uses the configured ratio', () => {
     const t = tracker('redis-string', { nearExpiryRatio: 0.5 });
     t.apply(obs('redis-string', 1, 0, hold('a', { renewedAt: 0 })));
-    expect(t.nextNearExpiryAt()).toBe(5_000);
-    expect(types(t.checkpoint(5_000).events)).toEqual(['near_expiry']);
+    expect(t.nextNearExpiryAt()).toBe(5_001);
+    expect(types(t.checkpoint(5_001).events)).toEqual(['near_expiry']);
     expect(() => tracker('redis-string', { nearExpiryRatio: 1.2 })).toThrow(/between 0 and 1/);
   });
 
@@ -496,13 +510,13 @@ describe('LockTracker: replay and persistence', () => {
       obs(dialect, 1, 0, hold('A', { renewedAt: 0 }), { waiters: [] }),
       obs(dialect, 2, 1_000, hold('A', { renewedAt: 0 }), { waiters: [w('B', 1_000)] }),
       obs(dialect, 3, 3_000, hold('A', { renewedAt: 3_000 }), { waiters: [w('B', 1_000), w('C', 2_500)] }),
-      { checkpoint: 11_000 },
+      { checkpoint: 11_050 },
       // -- the collector restarts here; the new process numbers its observations from 1 --
       obs(dialect, 1, 3_000, hold('A', { renewedAt: 3_000 }), { waiters: [w('B', 1_000), w('C', 2_500)] }),
       { checkpoint: 11_100 },
       obs(dialect, 2, 12_000, hold('B', { renewedAt: 12_000 }), { waiters: [w('C', 2_500)] }),
       obs(dialect, 3, 14_000, hold('B', { renewedAt: 14_000, ttlMs: 20_000 }), { waiters: [w('C', 2_500)] }),
-      { checkpoint: 30_000 },
+      { checkpoint: 30_050 },
       obs(dialect, 4, 34_200, null, { waiters: [], endCause: 'expired' }),
     ];
     const run = (t: LockTracker, steps: typeof script) =>

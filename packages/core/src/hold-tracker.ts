@@ -1,6 +1,7 @@
 import { LockscopeError } from './errors.js';
 import type { CompletedHold, HoldEndReason, LockEvent, LockEventType } from './events.js';
 import { DEFAULT_NEAR_EXPIRY_RATIO, leaseUsedRatio } from './lease.js';
+import { libraryRenewalPoint, nearExpiryDueAt, nearExpiryFraction, type RenewingLibrary } from './near-expiry.js';
 import { displayKey, fromHex, lockId, toHex } from './lock-identity.js';
 import { DIALECTS, waitersObservable, type Dialect, type LockObservation, type WaiterObservation } from './observation.js';
 
@@ -39,6 +40,10 @@ export interface HoldState {
    * against the later `at` it would look like a renewal, so a repeated value is not evidence.
    */
   remainingSeen?: number | null;
+  /** Lease used at the holder's last renewal the source saw: its schedule (near-expiry.ts). */
+  renewalUsed?: number | null;
+  /** The holder's library, when its key and token tell (its default schedule until a renewal is seen). */
+  renewedBy?: RenewingLibrary | null;
 }
 
 /** JSON-safe snapshot, persisted as Lock.trackerState. */
@@ -265,6 +270,7 @@ export class LockTracker {
         lease: next.lease ?? null,
         approximate: obs.replayed === true,
         remainingSeen: next.remainingMs ?? null,
+        renewedBy: next.renewedBy ?? null,
       };
       this.s.hold = hold;
       this.s.acquisitions += 1;
@@ -364,7 +370,9 @@ export class LockTracker {
   nextNearExpiryAt(): number | null {
     const hold = this.s.hold;
     if (!hold || hold.ttlMs === null || hold.ttlMs <= 0 || hold.nearExpiryFiredForGrant) return null;
-    return hold.lastRenewedAt + this.ratio * hold.ttlMs;
+    // Strictly above the point, and after the holder's usual renewal (issue 15: no crying wolf).
+    const usual = hold.renewalUsed ?? (hold.renewedBy ? libraryRenewalPoint(hold.renewedBy, hold.ttlMs) : null);
+    return nearExpiryDueAt(hold.lastRenewedAt, hold.ttlMs, nearExpiryFraction(this.ratio, usual), renewalsVisible(this.s.dialect));
   }
 
   expiresAt(): number | null {
@@ -417,7 +425,12 @@ export class LockTracker {
     const previous = hold.lastRenewedAt;
     // With visible renewals the lease really ran this long before being renewed; an implied
     // renewal may hide several invisible keepalives, so it proves nothing about the lease used.
-    if (!implied) this.noteLeaseUsed(leaseUsedRatio(hold.ttlMs, previous, grantAt));
+    if (!implied) {
+      const used = leaseUsedRatio(hold.ttlMs, previous, grantAt);
+      this.noteLeaseUsed(used);
+      // Its schedule; a renewal after the lease ran out teaches nothing about when it renews.
+      if (used !== null && used > 0 && used < 1) hold.renewalUsed = used;
+    }
     hold.lastRenewedAt = grantAt;
     hold.renewals += 1;
     hold.nearExpiryFiredForGrant = false;
@@ -610,7 +623,8 @@ const FINGERPRINT_HOLD_FIELDS = [
   'nearExpiryFiredForGrant', 'nearExpiryAt', 'lease', 'approximate',
 ] as const satisfies readonly (keyof HoldState)[];
 // Compile-time guard: a new HoldState or LockTrackerState field must be fingerprinted or excluded here.
-type UnlistedHoldField = Exclude<keyof HoldState, (typeof FINGERPRINT_HOLD_FIELDS)[number] | 'maxLeaseUsed' | 'remainingSeen'>;
+// renewalUsed changes only with lastRenewedAt, renewedBy only with holdId: both already fingerprinted.
+type UnlistedHoldField = Exclude<keyof HoldState, (typeof FINGERPRINT_HOLD_FIELDS)[number] | 'maxLeaseUsed' | 'remainingSeen' | 'renewalUsed' | 'renewedBy'>;
 type UnlistedStateField = Exclude<
   keyof LockTrackerState,
   'source' | 'keyHex' | 'name' | 'dialect' | 'firstSeenAt' | 'acquisitions' | 'expirations' | 'waiters' | 'hold' | 'lastSeq' | 'lastChangeAt'

@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './dashboard-auth.js';
 export * from './config-file.js';
 export * from './lease.js';
+export * from './near-expiry.js';
 export * from './sketch.js';
 export * from './hold-tracker.js';
 export * from './rollup.js';

@@ -1,3 +1,5 @@
+import type { RenewingLibrary } from './near-expiry.js';
+
 /**
  * What sources report. A source turns backend state into one LockObservation
  * per lock change: the whole visible state of that lock (hold and waiters) at
@@ -16,9 +18,15 @@ export type Dialect =
   /** Redisson RLock: HASH with field `<uuid>:<threadId>` = re-entry count. */
   | 'redisson'
   /** Redisson RFairLock: as redisson plus a visible FIFO queue of waiters. */
-  | 'redisson-fair';
+  | 'redisson-fair'
+  /** redis-semaphore Semaphore / MultiSemaphore: ZSET `semaphore:<name>`, one member per permit held, scored by acquisition ms. Several holders. */
+  | 'redis-semaphore'
+  /** Redisson RPermitExpirableSemaphore: STRING `<name>` = permits available, ZSET `{<name>}:timeout` = permit ids by expiry. Several holders. */
+  | 'redisson-semaphore'
+  /** A key under the patterns whose layout no known library uses: listed with its Redis type, never dropped. */
+  | 'unknown';
 
-export const DIALECTS: readonly Dialect[] = ['etcd-mutex', 'etcd-lease-key', 'redis-string', 'redisson', 'redisson-fair'];
+export const DIALECTS: readonly Dialect[] = ['etcd-mutex', 'etcd-lease-key', 'redis-string', 'redisson', 'redisson-fair', 'redis-semaphore', 'redisson-semaphore', 'unknown'];
 
 /** Whether the dialect leaves a trace of waiters (and so of acquisition latency). */
 export function waitersObservable(dialect: Dialect): boolean {
@@ -36,7 +44,10 @@ export interface HoldObservation {
   holder: string;
   /** Fencing token where the dialect has one (etcd create_revision), else null. */
   token: string | null;
-  /** Granted TTL in ms; null when the hold has no TTL (e.g. redis-py default). */
+  /**
+   * Granted TTL in ms; null when the hold has no TTL (e.g. redis-py default). In a live
+   * snapshot (`LiveLock`) null beside a known remainingMs means the grant was not seen: unknown.
+   */
   ttlMs: number | null;
   /** Remaining lease in ms at `at`, when the source knows it (PTTL, LeaseTimeToLive). */
   remainingMs: number | null;
@@ -44,6 +55,12 @@ export interface HoldObservation {
   renewedAt?: number | null;
   /** etcd lease id (hex) behind the hold, for lease checks and revoke. */
   lease?: string | null;
+  /** Semaphores: every holder (holdId and holder then describe the whole set). */
+  holders?: string[] | null;
+  /** Semaphores: permits in use, and in all when the backend keeps the limit (null: only the clients know it). */
+  permits?: { used: number; total: number | null } | null;
+  /** The lock library, when the key and token say so unambiguously (decides the default renewal schedule). */
+  renewedBy?: RenewingLibrary | null;
   /** Which waiter id this hold was, when it was one (etcd-mutex: same as holdId). */
   waiterId?: string | null;
 }

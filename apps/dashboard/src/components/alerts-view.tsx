@@ -10,7 +10,7 @@ import { fetchJson, postJson, query } from '../lib/api-client';
 import { formatMs, formatTime } from '../lib/format';
 import { can, useSession } from '../lib/session';
 import { Empty, ErrorState, Loading } from './states';
-import { UntrustedText } from './untrusted-text';
+import { AlertMessage, UntrustedText } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
 
 interface AlertList {
@@ -229,7 +229,7 @@ function AlertRow({ alert: a, actions }: { alert: AlertView; actions: Actions | 
         <td className="nowrap">{a.resolvedAt === null ? formatMs(Math.max(0, now - a.startedAt)) : formatTime(a.resolvedAt)}</td>
         <td className="num nowrap">{formatAlertValue(a)}</td>
         <td>
-          <UntrustedText value={a.message} max={120} />
+          <AlertMessage text={a.message} />
         </td>
         <td data-testid="acked">
           {a.ackedAt === null ? (

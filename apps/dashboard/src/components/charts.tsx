@@ -15,7 +15,7 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import { formatClock, formatMs, formatPct } from '../lib/format';
+import { formatClock, formatMs, formatPct, formatTime } from '../lib/format';
 
 const SLOW_MS = 50;
 const HEIGHT = 260;
@@ -67,22 +67,37 @@ export function NotObservable({ what, dialect }: { what: string; dialect: string
   );
 }
 
+/** What a chart with nothing to draw in the range says instead of an empty grid. */
+export function EmptyChart({ what, why, from, to }: { what: string; why: string; from: number; to: number }) {
+  return (
+    <div className="chart-empty" data-testid="chart-empty" style={{ minHeight: HEIGHT / 2 }}>
+      <strong>No {what} between {formatTime(from)} and {formatTime(to)}.</strong> {why}
+    </div>
+  );
+}
+
 export function LatencyChart({ metrics, alerts }: { metrics: LockMetrics; alerts?: AlertMarker[] }) {
   if (!metrics.waitersObservable) return <NotObservable what="Acquisition latency" dialect={metrics.dialect} />;
   const data = metrics.points.map((p) => ({ t: p.t, p50: p.acquisition?.p50 ?? null, p95: p.acquisition?.p95 ?? null, p99: p.acquisition?.p99 ?? null }));
   const max = Math.max(SLOW_MS * 1.2, ...data.map((d) => d.p99 ?? 0)) * 1.1;
   const any = data.some((d) => d.p95 !== null);
+  if (!any) {
+    return (
+      <div data-testid="latency-chart" data-alert-markers={countIn(alerts, metrics.from, metrics.to)}>
+        <EmptyChart what="acquisition latency" from={metrics.from} to={metrics.to} why="Latency is measured on acquisitions that had to wait, and none did in this range (or the lock was not acquired). Pick a longer range to see earlier ones." />
+      </div>
+    );
+  }
   return (
     <div data-testid="latency-chart" data-alert-markers={countIn(alerts, metrics.from, metrics.to)}>
-      {!any && <p className="muted">No acquisition after a wait in this range.</p>}
       <ResponsiveContainer width="100%" height={HEIGHT}>
         <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="t" type="number" domain={[metrics.from, metrics.to]} tickFormatter={axisTime(metrics.from, metrics.to)} stroke="var(--muted)" />
-          <YAxis domain={[0, Math.ceil(max)]} tickFormatter={(v: number) => `${v} ms`} stroke="var(--muted)" width={64} />
+          <YAxis domain={[0, Math.ceil(max)]} tickFormatter={(v: number) => formatMs(v)} stroke="var(--muted)" width={80} />
           <Tooltip contentStyle={tooltipStyle} labelFormatter={(t) => formatClock(Number(t))} formatter={(v) => formatMs(typeof v === 'number' ? v : null)} />
           <Legend />
-          <ReferenceLine y={SLOW_MS} className="slow-line" stroke="var(--bad)" strokeDasharray="6 3" label={{ value: `${SLOW_MS} ms`, fill: 'var(--bad)', position: 'insideTopRight' }} />
+          <ReferenceLine y={SLOW_MS} className="slow-line" stroke="var(--bad)" strokeDasharray="6 3" label={{ value: formatMs(SLOW_MS), fill: 'var(--bad)', position: 'insideTopRight' }} />
           {alertMarkers(alerts, metrics.from, metrics.to)}
           <Line type="monotone" dataKey="p50" name="P50" stroke="#4ac26b" dot={false} connectNulls={false} isAnimationActive={false} />
           <Line type="monotone" dataKey="p95" name="P95" stroke="#e3a008" dot={false} connectNulls={false} isAnimationActive={false} />
@@ -115,7 +130,9 @@ function groupOf(h: HoldView): (typeof HOLD_GROUPS)[number]['key'] {
  * and 0.8 × TTL lines. A renewing lock may rightly hold past its TTL.
  */
 export function HoldTtlChart({ holds, from, to, nearExpiryRatio = 0.8, alerts }: { holds: HoldView[]; from: number; to: number; nearExpiryRatio?: number; alerts?: AlertMarker[] }) {
-  if (holds.length === 0) return <div className="not-observable">No holds in this range.</div>;
+  if (holds.length === 0) {
+    return <EmptyChart what="holds" from={from} to={to} why="Nobody held this lock in this range. Pick a longer range to see earlier holds." />;
+  }
   const byGroup = new Map<string, HoldPoint[]>();
   for (const h of holds) {
     const g = groupOf(h);
@@ -180,6 +197,13 @@ export function ContentionChart({ metrics }: { metrics: LockMetrics }) {
     waited: p.waitedShare === null ? null : Math.round(p.waitedShare * 1000) / 10,
   }));
   const { totals } = metrics;
+  if (totals.acquisitions === 0 && data.every((d) => d.max === null || d.max === 0)) {
+    return (
+      <div data-testid="contention-chart">
+        <EmptyChart what="acquisitions or waiters" from={metrics.from} to={metrics.to} why="Nobody acquired or queued for this lock in this range. Pick a longer range to see earlier contention." />
+      </div>
+    );
+  }
   return (
     <div data-testid="contention-chart">
       <p className="muted" style={{ margin: '0 0 6px' }}>

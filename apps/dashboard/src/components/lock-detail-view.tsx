@@ -12,7 +12,7 @@ import { ContentionChart, HoldTtlChart, LatencyChart, type AlertMarker } from '.
 import { LeaseBar } from './lease-bar';
 import { ErrorState, Loading } from './states';
 import { ReleasePanel } from './release-panel';
-import { UntrustedText, visible } from './untrusted-text';
+import { AlertMessage, UntrustedText, visible } from './untrusted-text';
 import { UpdatedAgo } from './updated-ago';
 
 const ALERT_MARKER_LIMIT = 200;
@@ -136,7 +136,7 @@ export function LockDetailView({ id }: { id: string }) {
               <ul>
                 {l.openAlerts.map((a) => (
                   <li key={a.id}>
-                    <span className="badge bad">{a.rule}</span> <UntrustedText value={a.message} max={120} /> <span className="muted">since {formatTime(a.startedAt)}</span>
+                    <span className="badge bad">{a.rule}</span> <AlertMessage text={a.message} /> <span className="muted">since {formatTime(a.startedAt)}</span>
                   </li>
                 ))}
               </ul>

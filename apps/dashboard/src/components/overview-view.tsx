@@ -239,7 +239,7 @@ function Headline({ o }: { o: Overview }) {
             ? 'not observable for these dialects'
             : p95 === null
               ? 'no waited acquisitions in 5 min'
-              : `${o.acquisition.samples} samples · healthy < ${SLOW_P95_MS} ms`
+              : `${o.acquisition.samples} samples · healthy < ${formatMs(SLOW_P95_MS)}`
         }
       />
       <Card label="Locks with waiters" value={o.waitersObservable ? formatCount(o.locksWithWaiters) : '—'} sub={o.waitersObservable ? undefined : 'not observable for these dialects'} />

@@ -36,3 +36,12 @@ export function UntrustedText({ value, max = 48, className }: { value: string | 
     </span>
   );
 }
+
+/**
+ * An alert message in full, wrapped at word boundaries (and inside a very long name):
+ * Lockscope writes it and already caps the backend values in it, so cutting it would
+ * only hide the end of a sentence. Still rendered as text with invisibles made visible.
+ */
+export function AlertMessage({ text }: { text: string }) {
+  return <span className="alert-message">{visible(text)}</span>;
+}

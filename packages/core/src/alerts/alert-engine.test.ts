@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LockEvent, LockEventType } from '../events.js';
-import { AlertEngine, MAX_WAITS_PER_LOCK, quantile95, showText } from './alert-engine.js';
+import { AlertEngine, MAX_WAITS_PER_LOCK, quantile95, showText, SLOW_MIN_FIRING_MS } from './alert-engine.js';
 import { AlertPolicy, type LockRef } from './alert-policy.js';
 
 const T0 = 1_800_000_000_000;
@@ -111,16 +111,34 @@ describe('slow_acquisition', () => {
     expect(e.openCounts().get('slow_acquisition')).toBe(1);
     // The first wait leaves the window at T0 + 5 min: four samples are fewer than the minimum,
     // but the engine has not watched a full window yet after the first sample... it has (since T0).
+    // First the end of its minimum firing time (still slow: nothing), then the window.
+    expect(e.nextDueAt()).toBe(T0 + 4_000 + SLOW_MIN_FIRING_MS);
+    expect(e.tick(T0 + 4_000 + SLOW_MIN_FIRING_MS)).toEqual([]);
     expect(e.nextDueAt()).toBe(T0 + 300_000);
     expect(e.tick(T0 + 300_000)).toMatchObject([{ kind: 'resolve', rule: 'slow_acquisition', message: expect.stringContaining('only 4 acquisitions') }]);
   });
 
-  it('resolves when fast waits bring the P95 under the threshold', () => {
+  it('resolves when fast waits bring the P95 under 0.8 x the threshold, once it has fired a minute', () => {
     const e = engine();
     for (let i = 0; i < 5; i++) e.onAcquisition(lock, 200, T0 + i);
     const out = [];
     for (let i = 0; i < 200; i++) out.push(...e.onAcquisition(lock, 10, T0 + 100 + i));
-    expect(out).toMatchObject([{ kind: 'resolve', rule: 'slow_acquisition', value: 10 }]);
+    // Fast again within seconds: still firing until it has fired SLOW_MIN_FIRING_MS.
+    expect(out).toEqual([]);
+    // It opened at the fifth slow wait (T0 + 4).
+    expect(e.nextDueAt()).toBe(T0 + 4 + SLOW_MIN_FIRING_MS);
+    expect(e.tick(T0 + 4 + SLOW_MIN_FIRING_MS)).toMatchObject([{ kind: 'resolve', rule: 'slow_acquisition', value: 10 }]);
+  });
+
+  it('does not resolve while the P95 hovers between 0.8 x and 1 x the threshold (hysteresis)', () => {
+    const e = engine({ slowAcquisitionWindow: '1m', slowAcquisitionMinSamples: 5 });
+    const out = [];
+    // P95 alternating just above and just below 50 ms, for ten minutes.
+    for (let i = 0; i < 600; i++) out.push(...e.onAcquisition(lock, i % 40 < 20 ? 55 : 45, T0 + i * 1_000), ...e.tick(T0 + i * 1_000));
+    expect(out.map((t) => t.kind)).toEqual(['open']);
+    // Then really fast: it resolves.
+    for (let i = 600; i < 700; i++) out.push(...e.onAcquisition(lock, 5, T0 + i * 1_000), ...e.tick(T0 + i * 1_000));
+    expect(out.map((t) => t.kind)).toEqual(['open', 'resolve']);
   });
 
   it('keeps at most MAX_WAITS_PER_LOCK samples per lock', () => {
@@ -332,6 +350,9 @@ describe('slow_acquisition window bookkeeping', () => {
     let now = T0;
     let checked = 0;
     let latest = -Infinity;
+    let wasOpen = false;
+    let prevChecked = false;
+    let openedAt = -Infinity;
     for (let i = 0; i < 3_000; i++) {
       now += Math.floor(rand() * 400);
       // Some waits arrive a little late (observation order is not event order).
@@ -342,10 +363,19 @@ describe('slow_acquisition window bookkeeping', () => {
       // The window ends at the latest time seen: a late arrival does not bring back waits already aged out.
       latest = Math.max(latest, at);
       const inWindow = samples.filter((x) => x.at > latest - 10_000).map((x) => x.ms);
+      const open = e.isOpen('slow_acquisition|lock-orders-id');
+      if (open && !wasOpen) openedAt = latest;
       if (inWindow.length >= 3) {
-        expect(e.isOpen('slow_acquisition|lock-orders-id'), `step ${i}`).toBe(quantile95(inWindow) > 100);
+        const p95 = quantile95(inWindow);
+        // Fires at once above the threshold; resolves only at or under 0.8 x it, after one
+        // window (10 s here, shorter than a minute) of firing; in between it keeps its state.
+        if (p95 > 100) expect(open, `step ${i}`).toBe(true);
+        else if (p95 > 80 && prevChecked) expect(open, `step ${i}`).toBe(wasOpen);
+        else if (open) expect(latest - openedAt, `step ${i}`).toBeLessThan(10_000);
         checked++;
       }
+      prevChecked = inWindow.length >= 3;
+      wasOpen = open;
     }
     expect(checked).toBeGreaterThan(2_500);
   });

@@ -103,6 +103,14 @@ interface OpenInfo {
 export const MAX_WAITS_PER_LOCK = 10_000;
 /** Tolerance for the tracker's own crossing time, which is computed in floating point. */
 const CROSSING_SLACK_MS = 1;
+/**
+ * slow_acquisition hysteresis: once firing it resolves only when the P95 is at or under
+ * this share of the threshold, and not before it has fired for SLOW_MIN_FIRING_MS (or one
+ * window, when that is shorter). Without it a P95 hovering at the threshold fired and
+ * resolved over and over (the demo did, every few seconds).
+ */
+export const SLOW_RESOLVE_RATIO = 0.8;
+export const SLOW_MIN_FIRING_MS = 60_000;
 const MUTE_KEY = 'mute';
 
 /**
@@ -415,18 +423,24 @@ export class AlertEngine {
     let drop = 0;
     while (drop < w.length && w[drop]!.at <= at - windowMs) drop++;
     if (drop > 0) for (const old of w.splice(0, drop)) removeSorted(s.sortedMs, old.ms);
+    const firingSince = this.slowFiringSince(s);
+    const firedLongEnough = firingSince === null || at - firingSince >= Math.min(SLOW_MIN_FIRING_MS, windowMs);
     if (w.length >= minSamples) {
       const p95 = s.sortedMs[Math.max(0, Math.ceil(0.95 * s.sortedMs.length) - 1)]!;
       if (p95 > thresholdMs) {
         this.openAlert(out, s, 'slow_acquisition', at, p95, thresholdMs,
           `${capital(lockText(s.ref))}: P95 acquisition latency ${formatMs(p95)} over the last ${formatMs(windowMs)} (${w.length} acquisitions) is above ${formatMs(thresholdMs)}.`);
-      } else {
-        this.resolve(out, s, 'slow_acquisition', at, `P95 acquisition latency is ${formatMs(p95)} over ${w.length} acquisitions`, p95);
+      } else if (p95 <= SLOW_RESOLVE_RATIO * thresholdMs && firedLongEnough) {
+        this.resolve(out, s, 'slow_acquisition', at, `P95 acquisition latency is ${formatMs(p95)} over ${w.length} acquisitions (resolves at or under ${formatMs(SLOW_RESOLVE_RATIO * thresholdMs)})`, p95);
       }
-    } else if (at - s.watchedSince >= windowMs) {
+    } else if (at - s.watchedSince >= windowMs && firedLongEnough) {
       // Only a full window with too few waits says the lock is no longer slow.
       this.resolve(out, s, 'slow_acquisition', at, `only ${w.length} acquisitions in the last ${formatMs(windowMs)}`, null);
     }
+  }
+
+  private slowFiringSince(s: LockState): number | null {
+    return s.open.has('slow_acquisition') ? (this.open.get(lockKey('slow_acquisition', s.ref.lockId))?.startedAt ?? null) : null;
   }
 
   private evaluateSource(out: AlertTransition[], st: SourceState, at: number): void {
@@ -549,6 +563,8 @@ export class AlertEngine {
     if (s.contentionSince !== null && !s.open.has('high_contention')) consider(s.contentionSince + th.highContentionForMs);
     if (s.waits.length > 0) consider(s.waits[0]!.at + th.slowAcquisitionWindowMs);
     else if (s.open.has('slow_acquisition')) consider(s.watchedSince + th.slowAcquisitionWindowMs);
+    const slowSince = this.slowFiringSince(s);
+    if (slowSince !== null) consider(slowSince + Math.min(SLOW_MIN_FIRING_MS, th.slowAcquisitionWindowMs));
     if (s.expiredAt !== null) consider(s.expiredAt + this.policy.leaseExpiredOpenForMs);
     s.dueKey ??= `l:${s.ref.lockId}`;
     if (next !== Infinity) {

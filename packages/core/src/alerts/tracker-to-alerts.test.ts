@@ -42,13 +42,14 @@ const redisHold = (token: string, remainingMs: number, renewedAt?: number): Hold
 });
 
 describe('LockTracker events drive the alert rules', () => {
-  it('SET NX PX 2000 never renewed: near_expiry at 1.6 s, then lease_expired at expiry', () => {
+  it('SET NX PX 2000 never renewed: near_expiry just after 1.6 s, then lease_expired at expiry', () => {
     const h = harness('redis-string', 'lock:job');
     h.observe(T0, redisHold('tok-1', 2_000));
     const nearAt = h.tracker.nextNearExpiryAt()!;
-    expect(nearAt - T0).toBe(1_600);
+    // Strictly above 0.8: the first millisecond past it.
+    expect(nearAt - T0).toBe(1_601);
     h.checkpoint(nearAt);
-    expect(h.transitions).toMatchObject([{ kind: 'open', rule: 'near_expiry', at: T0 + 1_600, value: 0.8, threshold: 0.8 }]);
+    expect(h.transitions).toMatchObject([{ kind: 'open', rule: 'near_expiry', at: T0 + 1_601, value: 0.8005, threshold: 0.8 }]);
     h.observe(T0 + 2_050, null, null, 'expired');
     expect(h.transitions.map((t) => `${t.kind}:${t.rule}`)).toEqual(['open:near_expiry', 'resolve:near_expiry', 'open:lease_expired']);
   });
@@ -68,8 +69,8 @@ describe('LockTracker events drive the alert rules', () => {
   it('a per-lock override ratio reaches the tracker and the rule', () => {
     const h = harness('redis-string', 'lock:tight', { overrides: [{ match: 'lock:tight', nearExpiryRatio: 0.5 }] });
     h.observe(T0, redisHold('tok-1', 2_000));
-    expect(h.tracker.nextNearExpiryAt()! - T0).toBe(1_000);
-    h.checkpoint(T0 + 1_000);
+    expect(h.tracker.nextNearExpiryAt()! - T0).toBe(1_001);
+    h.checkpoint(T0 + 1_001);
     expect(h.transitions).toMatchObject([{ kind: 'open', rule: 'near_expiry', threshold: 0.5 }]);
   });
 

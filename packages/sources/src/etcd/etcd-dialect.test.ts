@@ -35,6 +35,29 @@ describe('etcd dialect recognition', () => {
     const overrides = compileOverrides({ '/locks/legacy/*': 'etcd-mutex', '/locks/job/*': 'etcd-lease-key' });
     expect(classifyKey(Buffer.from('/locks/legacy/abc'), 0n, overrides).dialect).toBe('etcd-mutex');
     expect(classifyKey(Buffer.from('/locks/job/1f'), 0x1fn, overrides).dialect).toBe('etcd-lease-key');
+    // Any contender name, not only hex: a 19-digit decimal lease id, a hostname.
+    expect(classifyKey(Buffer.from('/locks/legacy/7587869839430237448'), 0n, overrides)).toEqual({ dialect: 'etcd-mutex', lockKey: Buffer.from('/locks/legacy') });
+    expect(classifyKey(Buffer.from('/locks/legacy/worker-7.example'), 0n, overrides).dialect).toBe('etcd-mutex');
+    // A glob naming the lock itself (the contenders' parent) forces its contenders too.
+    const byLock = compileOverrides({ '/locks/election/jobs': 'etcd-mutex' });
+    expect(classifyKey(Buffer.from('/locks/election/jobs/12'), 0n, byLock)).toEqual({ dialect: 'etcd-mutex', lockKey: Buffer.from('/locks/election/jobs') });
+    expect(classifyKey(Buffer.from('/locks/election/other/12'), 0n, byLock).dialect).toBe('etcd-lease-key');
+  });
+
+  it('takes npm etcd3 Election keys (<name>/<lease id in decimal>) as contenders of one election', () => {
+    const lease = 7587869839430237448n;
+    expect(classifyKey(Buffer.from(`/locks/election/jobs/${lease}`), lease)).toEqual({ dialect: 'etcd-mutex', lockKey: Buffer.from('/locks/election/jobs') });
+    // Decimal digits of another lease: not this key's own id.
+    expect(classifyKey(Buffer.from('/locks/election/jobs/12345'), lease).dialect).toBe('etcd-lease-key');
+    const groups = groupEntries([
+      toEntry(kv(`/locks/election/jobs/${lease}`, 7, lease.toString(), 'cand-1'), null),
+      toEntry(kv(`/locks/election/jobs/${lease + 1n}`, 9, (lease + 1n).toString(), 'cand-2'), null),
+      toEntry(kv(`/locks/election/jobs/${lease + 2n}`, 8, (lease + 2n).toString(), 'cand-3'), null),
+    ]);
+    expect(groups.size).toBe(1);
+    const [group] = [...groups.values()];
+    expect(holdOf(group!, undefined)).toMatchObject({ token: '7', holder: `${lease.toString(16)} (cand-1)` });
+    expect(waitersOf(group!)!.map((w) => w.holder)).toEqual([`${(lease + 2n).toString(16)} (cand-3)`, `${(lease + 1n).toString(16)} (cand-2)`]);
   });
 
   it('orders contenders by create_revision: lowest holds, the rest wait in order', () => {

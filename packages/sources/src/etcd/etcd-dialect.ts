@@ -66,21 +66,29 @@ export interface KeyClass {
   lockKey: Buffer;
 }
 
-const HEX_SEGMENT = /^[0-9a-f]{1,16}$/;
-
 /**
  * Go's concurrency.Mutex/Election (and `etcdctl lock`) write `<pfx>/<lease id in
- * lowercase hex>` under that same lease; requiring the lease to match the last
- * segment keeps single-key locks whose names merely look hex out of the recipe.
+ * lowercase hex>` under that same lease; npm etcd3's Election writes the lease id in
+ * decimal. Requiring the lease to match the last segment keeps single-key locks whose
+ * names merely look like ids out of the recipe. A `dialects:` glob forces the dialect;
+ * an etcd-mutex glob may name the contender keys or the lock (their parent path), and
+ * then any last segment is a contender, whatever it looks like.
  */
 export function classifyKey(key: Buffer, lease: bigint, overrides: DialectOverride[] = []): KeyClass {
-  const display = overrides.length > 0 ? displayKey(key) : '';
-  const forced = overrides.find((o) => o.pattern.test(display))?.dialect;
   const slash = key.lastIndexOf(0x2f);
+  let forced: Dialect | undefined;
+  if (overrides.length > 0) {
+    const display = displayKey(key);
+    forced = overrides.find((o) => o.pattern.test(display))?.dialect;
+    if (forced === undefined && slash > 0) {
+      const parent = displayKey(key.subarray(0, slash));
+      forced = overrides.find((o) => o.dialect === 'etcd-mutex' && o.pattern.test(parent))?.dialect;
+    }
+  }
   if (slash >= 0 && forced !== 'etcd-lease-key') {
     const segment = key.subarray(slash + 1).toString('latin1');
-    const matchesLease = lease !== 0n && segment === leaseHex(lease);
-    if (matchesLease || (forced === 'etcd-mutex' && HEX_SEGMENT.test(segment))) {
+    const matchesLease = lease !== 0n && (segment === leaseHex(lease) || segment === lease.toString(10));
+    if (matchesLease || (forced === 'etcd-mutex' && segment.length > 0)) {
       return { dialect: 'etcd-mutex', lockKey: Buffer.from(key.subarray(0, slash)) };
     }
   }

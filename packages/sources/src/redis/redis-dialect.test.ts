@@ -3,9 +3,12 @@ import {
   estimateGrantedTtl,
   keyCandidates,
   parseRedissonHash,
+  recogniseKey,
   recogniseLock,
   redisGlobMatch,
+  redissonPermitTimeoutKey,
   redissonCompanionName,
+  renewingLibraryOf,
   safeText,
   stringHoldId,
   type RawLockState,
@@ -101,5 +104,64 @@ describe('recogniseLock', () => {
     expect(redissonCompanionName(Buffer.from('redisson_lock_queue:{lock:f}'))).toEqual(Buffer.from('lock:f'));
     expect(redissonCompanionName(Buffer.from('redisson_lock_timeout:{a{b}}'))).toEqual(Buffer.from('a{b}'));
     expect(redissonCompanionName(Buffer.from('lock:f'))).toBeNull();
+  });
+});
+
+describe('renewingLibraryOf', () => {
+  it('recognises redis-semaphore and redlock tokens, and leaves redis-py and anything else unknown', () => {
+    const mutex = Buffer.from('mutex:orders');
+    expect(renewingLibraryOf(mutex, Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe'))).toBe('redis-semaphore');
+    expect(renewingLibraryOf(mutex, Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe-worker-7'))).toBe('redis-semaphore');
+    // A UUID outside redis-semaphore's key prefix says nothing.
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('b51c6c94-bddd-4148-836e-216615d03bfe'))).toBeNull();
+    // redlock v5: randomBytes(16).toString('hex').
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('297da5067dfd997fdd38a92048920aac'))).toBe('redlock');
+    // redis-py: uuid1().hex (version 1, RFC 4122 variant); it never renews by itself.
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('857062eaf20e11f19ed202fc00000001'))).toBeNull();
+    expect(renewingLibraryOf(Buffer.from('lock:orders'), Buffer.from('tok-7f3a'))).toBeNull();
+    expect(recogniseLock(state({ type: 'string', value: Buffer.from('297da5067dfd997fdd38a92048920aac'), pttl: 5_000 }))!.hold).toMatchObject({ renewedBy: 'redlock' });
+  });
+});
+
+describe('recogniseKey: semaphores and unknown layouts', () => {
+  const a = 'b51c6c94-bddd-4148-836e-216615d03bfe';
+  const b = '0f8fad5b-d9cb-469f-a165-70867728950e';
+
+  it('reads a redis-semaphore Semaphore as one lock with several holders', () => {
+    const lock = recogniseKey(state({ key: Buffer.from('semaphore:pool'), type: 'zset', pttl: 10_000, zset: [[Buffer.from(a), 1_000], [Buffer.from(b), 1_200]] }));
+    expect(lock).toMatchObject({ dialect: 'redis-semaphore', waiters: null });
+    expect(lock!.hold).toMatchObject({ holders: [b, a], permits: { used: 2, total: null }, remainingMs: 10_000, token: null, holdId: `${b},${a}` });
+    expect(lock!.hold!.holder).toBe(`2 permits: ${b}, ${a}`);
+  });
+
+  it('counts a MultiSemaphore holder\'s permits (<id>_0 .. <id>_n-1) as one holder', () => {
+    const lock = recogniseKey(state({ key: Buffer.from('semaphore:pool'), type: 'zset', pttl: 10_000, zset: [[Buffer.from(`${a}_0`), 1], [Buffer.from(`${a}_1`), 1], [Buffer.from(`${a}_2`), 1], [Buffer.from(b), 2]] }));
+    expect(lock!.hold).toMatchObject({ holders: [b, a], permits: { used: 4, total: null } });
+    expect(lock!.hold!.holder).toContain(`${a} (3 permits)`);
+  });
+
+  it('reads a Redisson RPermitExpirableSemaphore: permits used of the total, holders are permit ids', () => {
+    const ids = [Buffer.from('a1b2c3d4e5f60718293a4b5c6d7e8f90', 'hex'), Buffer.from('0011223344556677', 'hex')];
+    const lock = recogniseKey(state({ key: Buffer.from('lock:pool'), type: 'string', value: Buffer.from('3'), pttl: -1, permitTimeouts: [[ids[0]!, 1_000], [ids[1]!, 922337203685477]] }));
+    expect(lock).toMatchObject({ dialect: 'redisson-semaphore' });
+    expect(lock!.hold).toMatchObject({ permits: { used: 2, total: 5 }, holders: ['0011223344556677', 'a1b2c3d4e5f60718293a4b5c6d7e8f90'], remainingMs: null });
+    expect(lock!.hold!.holder).toMatch(/^2 of 5 permits: /);
+    // No permit taken: a free semaphore, not a lock held by "5".
+    expect(recogniseKey(state({ key: Buffer.from('lock:pool'), type: 'string', value: Buffer.from('5'), permitTimeouts: [] }))).toMatchObject({ dialect: 'redisson-semaphore', hold: null });
+    expect(redissonPermitTimeoutKey(Buffer.from('lock:pool')).toString()).toBe('{lock:pool}:timeout');
+  });
+
+  it('keeps what recogniseLock knows, and lists any other layout as unknown with its type instead of dropping it', () => {
+    expect(recogniseKey(state({ type: 'string', value: Buffer.from('tok'), pttl: 5_000 }))).toMatchObject({ dialect: 'redis-string', hold: { holder: 'tok' } });
+    expect(recogniseKey(state({ type: 'hash', hash: { [`${uuid}:1`]: Buffer.from('1') } }))).toMatchObject({ dialect: 'redisson' });
+    for (const type of ['hash', 'set', 'list', 'stream', 'zset']) {
+      const lock = recogniseKey(state({ type, hash: type === 'hash' ? { name: Buffer.from('x') } : null, pttl: 2_000, zset: type === 'zset' ? [[Buffer.from('not-a-uuid'), 1]] : undefined }));
+      expect(lock, type).toMatchObject({ dialect: 'unknown', keyType: type, waiters: null, hold: { holdId: `unknown:${type}`, token: null, remainingMs: 2_000 } });
+      expect(lock!.hold!.holder).toBe(`${type} key (no known lock layout)`);
+    }
+    // A ZSET named like a semaphore but with other members is not one.
+    expect(recogniseKey(state({ key: Buffer.from('semaphore:x'), type: 'zset', zset: [[Buffer.from('worker-1'), 1]] }))).toMatchObject({ dialect: 'unknown' });
+    // A key gone between SCAN and the read is no lock at all.
+    expect(recogniseKey(state({ type: 'none' }))).toBeNull();
   });
 });

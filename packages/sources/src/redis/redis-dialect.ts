@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { displayKey, lookupKeys, type Dialect, type HoldObservation, type WaiterObservation } from '@lockscope/core';
+import { displayKey, lookupKeys, type Dialect, type HoldObservation, type RenewingLibrary, type WaiterObservation } from '@lockscope/core';
 
 /** Redisson's companion keys hash-tag the lock name so they land in the same cluster slot. */
 export const REDISSON_QUEUE_PREFIX = 'redisson_lock_queue:{';
@@ -108,6 +108,10 @@ export interface RawLockState {
   timeouts: Array<[string, number]> | null;
   /** GET redisson_lock_token:{name}. */
   fencingToken: Buffer | null;
+  /** A ZSET key's own members with their scores (ZRANGE 0 -1 WITHSCORES); absent when not read. */
+  zset?: Array<[Buffer, number]> | null;
+  /** Redisson RPermitExpirableSemaphore's ZSET `{<name>}:timeout` (permit id, expiry ms); null when it does not exist; absent when not read. */
+  permitTimeouts?: Array<[Buffer, number]> | null;
 }
 
 export interface RecognisedLock {
@@ -117,6 +121,30 @@ export interface RecognisedLock {
   waiters: Array<Omit<WaiterObservation, 'since'> & { deadline: number | null }> | null;
   /** Redisson RW lock mode, for the release script. */
   mode: 'read' | 'write' | null;
+  /** Dialect `unknown`: the key's Redis type (string, hash, list, set, zset, stream…). */
+  keyType?: string;
+}
+
+const MUTEX_PREFIX = Buffer.from('mutex:', 'latin1');
+const RANDOM_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(-.*)?$/;
+const HEX_128 = /^[0-9a-f]{32}$/;
+// uuid1().hex: version nibble 1 and an RFC 4122 variant nibble, as redis-py writes.
+const UUID1_HEX = /^[0-9a-f]{12}1[0-9a-f]{3}[89ab][0-9a-f]{15}$/;
+
+/**
+ * The library holding a string lock, where its key and token leave no doubt, for its
+ * default renewal schedule (core near-expiry.ts). redis-semaphore's Mutex keeps
+ * `mutex:<name>` = crypto.randomUUID() (optionally `-<suffix>`); redlock v5 writes 16
+ * random bytes as hex. redis-py's uuid1().hex has the same length but fixed version and
+ * variant nibbles (a random token looks like one 1 time in 64: it is then left unknown).
+ */
+export function renewingLibraryOf(key: Uint8Array, value: Uint8Array): RenewingLibrary | null {
+  if (value.length > 80) return null;
+  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (k.length > MUTEX_PREFIX.length && k.subarray(0, MUTEX_PREFIX.length).equals(MUTEX_PREFIX) && RANDOM_UUID.test(text)) return 'redis-semaphore';
+  if (HEX_128.test(text) && !UUID1_HEX.test(text)) return 'redlock';
+  return null;
 }
 
 /** Turns raw Redis state into a lock, or null when the key is not a lock (ignored quietly). */
@@ -129,7 +157,7 @@ export function recogniseLock(state: RawLockState): RecognisedLock | null {
     const holdId = stringHoldId(state.value);
     return {
       dialect: 'redis-string',
-      hold: { holdId, holder: safeText(state.value), token: null, remainingMs },
+      hold: { holdId, holder: safeText(state.value), token: null, remainingMs, renewedBy: renewingLibraryOf(state.key, state.value) },
       waiters: null,
       mode: null,
     };
@@ -155,6 +183,86 @@ export function recogniseLock(state: RawLockState): RecognisedLock | null {
     return { dialect: 'redisson-fair', hold: null, waiters, mode: null };
   }
   return null;
+}
+
+/** Redisson's companion key of RPermitExpirableSemaphore: `{<name>}:timeout`, hash-tagged to the lock's slot. */
+export function redissonPermitTimeoutKey(name: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from('{', 'latin1'), name, Buffer.from('}:timeout', 'latin1')]);
+}
+
+const SEMAPHORE_PREFIX = Buffer.from('semaphore:', 'latin1');
+// redis-semaphore members: crypto.randomUUID() (optionally -<suffix>); MultiSemaphore adds _<permit index>.
+const SEMAPHORE_MEMBER = /^([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?:-[^_]*)?)(?:_(\d+))?$/;
+
+/**
+ * Every key under the patterns, as a lock: what recogniseLock knows, the semaphores
+ * (several holders, permits used / total), and anything else as dialect `unknown` with
+ * its type, so nothing matching the patterns is silently dropped. Pure: the source
+ * decides which reads to make (a ZSET's members, Redisson's `{<name>}:timeout`).
+ */
+export function recogniseKey(state: RawLockState): RecognisedLock | null {
+  if (state.type === 'none') return recogniseLock(state);
+  const remainingMs = state.pttl >= 0 ? state.pttl : null;
+  if (state.type === 'zset' && state.zset) {
+    const semaphore = redisSemaphoreOf(state.key, state.zset, remainingMs);
+    if (semaphore) return semaphore;
+  }
+  if (state.type === 'string' && state.value !== null && state.permitTimeouts != null) {
+    const semaphore = redissonSemaphoreOf(state.value, state.permitTimeouts, remainingMs);
+    if (semaphore) return semaphore;
+  }
+  const known = recogniseLock(state);
+  if (known) return known;
+  return {
+    dialect: 'unknown',
+    hold: { holdId: `unknown:${state.type}`, holder: `${safeText(Buffer.from(state.type, 'latin1'))} key (no known lock layout)`, token: null, remainingMs },
+    waiters: null,
+    mode: null,
+    keyType: state.type,
+  };
+}
+
+function redisSemaphoreOf(key: Buffer, members: Array<[Buffer, number]>, remainingMs: number | null): RecognisedLock | null {
+  if (!(key.length > SEMAPHORE_PREFIX.length && key.subarray(0, SEMAPHORE_PREFIX.length).equals(SEMAPHORE_PREFIX))) return null;
+  // One holder per identifier; MultiSemaphore's identifier_0.._n-1 are one holder's permits.
+  const permitsOf = new Map<string, number>();
+  for (const [member] of members) {
+    const m = SEMAPHORE_MEMBER.exec(member.toString('latin1'));
+    if (!m) return null;
+    permitsOf.set(m[1]!, (permitsOf.get(m[1]!) ?? 0) + 1);
+  }
+  return semaphoreLock('redis-semaphore', permitsOf, { used: members.length, total: null }, remainingMs);
+}
+
+function redissonSemaphoreOf(value: Buffer, timeouts: Array<[Buffer, number]>, remainingMs: number | null): RecognisedLock | null {
+  const text = value.toString('latin1');
+  if (!/^\d+$/.test(text)) return null;
+  const available = Number(text);
+  const permitsOf = new Map<string, number>();
+  for (const [id] of timeouts) permitsOf.set(id.toString('hex'), 1);
+  return semaphoreLock('redisson-semaphore', permitsOf, { used: timeouts.length, total: available + timeouts.length }, remainingMs);
+}
+
+function semaphoreLock(dialect: Dialect, permitsOf: Map<string, number>, permits: { used: number; total: number | null }, remainingMs: number | null): RecognisedLock {
+  const holders = [...permitsOf.keys()].sort();
+  const shown = holders.map((h) => (permitsOf.get(h)! > 1 ? `${h} (${permitsOf.get(h)} permits)` : h));
+  const of = permits.total === null ? '' : ` of ${permits.total}`;
+  return {
+    dialect,
+    hold:
+      holders.length === 0
+        ? null
+        : {
+            holdId: holders.join(','),
+            holder: `${permits.used}${of} permits: ${shown.slice(0, 5).join(', ')}${holders.length > 5 ? `, … (${holders.length} holders)` : ''}`,
+            token: null,
+            remainingMs,
+            holders,
+            permits,
+          },
+    waiters: null,
+    mode: null,
+  };
 }
 
 function fairWaiters(state: RawLockState): Array<Omit<WaiterObservation, 'since'> & { deadline: number | null }> {

@@ -250,12 +250,17 @@ export class RedisReconciler {
   /** A lock as list()/get() show it, with what this source learnt from watching. */
   liveLock(key: Buffer, lock: RecognisedLock, at: number): LiveLock {
     const prev = this.tracked.get(key.toString('hex'));
+    // PTTL is what remains, not what was granted: unless this source saw the grant, a live
+    // read's TTL is unknown (null beside a known remainingMs); lockctl takes it from the store.
+    const snapshot = holdForSnapshot(lock, prev);
+    const grantSeen = snapshot !== null && prev?.holdId === snapshot.holdId && prev.ttlMs !== null;
+    const hold = snapshot && !grantSeen && snapshot.remainingMs !== null ? { ...snapshot, ttlMs: null } : snapshot;
     return {
       source: this.source,
       key,
       name: displayKey(key),
       dialect: lock.dialect,
-      hold: holdForSnapshot(lock, prev),
+      hold,
       waiters: waitersWithSince(lock, prev, null),
       at,
     };

@@ -1,12 +1,13 @@
 import { Flags } from '@oclif/core';
-import { LockscopeError } from '@lockscope/core';
+import { LockscopeError, toHex } from '@lockscope/core';
 import type { LockSource } from '@lockscope/sources';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { collectLocks, type SourceFailure } from '../../collect-locks.js';
 import { EXIT, EXIT_CODES_HELP } from '../../exit-codes.js';
 import { filterLocks, LOCK_SORTS, sortLocks, type LockSort } from '../../lock-filter.js';
-import { toLockRow, type LockRow } from '../../lock-row.js';
+import { freeLockRow, toLockRow, type LockRow } from '../../lock-row.js';
 import { openSources, stopAll } from '../../open-sources.js';
+import { readStoredLocks, storedKey, storeUnavailableWarning } from '../../stored-locks.js';
 import { formatMs, formatRatio, renderTable, type Column } from '../../table.js';
 import { sameNameNotes } from '../../same-name-notes.js';
 
@@ -26,7 +27,7 @@ const COLUMNS: Column<LockRow>[] = [
 
 export default class Ls extends LockctlCommand {
   static override summary = 'List every lock across the configured sources, live from etcd and Redis.';
-  static override description = `Reads the backends directly (no store needed). HELD is unknown (-) because neither etcd nor Redis records when a hold began; \`lockctl show\` adds it from the store. WAITERS is n/a where the lock library leaves no trace of waiters.
+  static override description = `Reads the backends directly, and adds what only the collector saw from the store: when each hold began (HELD), the granted TTL of Redis locks (a live read sees only what remains) and when each waiter arrived. When the store cannot be read, one warning says so and those values are unknown (- here, null in --json), never guessed. WAITERS is n/a where the lock library leaves no trace of waiters. etcd answers remaining time in whole seconds; REMAINING is then refined from the collector's last known grant, or is the middle of that second.
 
 With --json prints one JSON array; each element has source, name, keyHex, dialect, held, holder, token, acquiredAt, heldMs, ttlMs, remainingMs, leaseUsedRatio, waiters, waiterQueue, nearExpiry, observedAt (unknown values are null).
 
@@ -45,6 +46,7 @@ ${EXIT_CODES_HELP}`;
     match: Flags.string({ char: 'm', description: 'glob over lock names, or over "source:name"' }),
     'near-expiry': Flags.boolean({ description: 'only holds that have used more than the configured share of their lease (alerts.nearExpiryRatio, 0.8)' }),
     contended: Flags.boolean({ description: 'only locks with visible waiters' }),
+    all: Flags.boolean({ char: 'a', description: 'also list free locks the store knows (on the sources that answered)' }),
     sort: Flags.option({ options: LOCK_SORTS, default: 'source' as LockSort, description: 'sort order; remaining/lease-used/waiters/held put what needs attention first' })(),
     watch: Flags.boolean({ char: 'w', description: 'redraw every second until Ctrl-C', exclusive: ['json'] }),
   };
@@ -54,19 +56,27 @@ ${EXIT_CODES_HELP}`;
     const loaded = this.lockscopeConfig(flags.config);
     const sources = await openSources(loaded, flags.source);
     const snapshot = async () => {
-      const { locks, failures } = await collectLocks(sources);
+      const [{ locks, failures }, stored] = await Promise.all([collectLocks(sources), readStoredLocks(loaded, sources.map((s) => s.name))]);
       const now = Date.now();
-      const rows = locks.map((l) => toLockRow(l, { now, nearExpiryRatio: loaded.config.alerts.nearExpiryRatio }));
+      const nearExpiryRatio = loaded.config.alerts.nearExpiryRatio;
+      const byKey = stored.available ? stored.byKey : new Map();
+      const rows = locks.map((l) => toLockRow(l, { nearExpiryRatio, stored: byKey.get(storedKey(l.source, toHex(l.key))) }));
+      if (flags.all && stored.available) {
+        const listed = new Set(rows.map((r) => storedKey(r.source, r.keyHex)));
+        const answered = new Set(sources.map((s) => s.name).filter((n) => !failures.some((f) => f.source === n)));
+        for (const [key, row] of stored.byKey) if (answered.has(row.source) && !listed.has(key)) rows.push(freeLockRow(row, { now }));
+      }
       const filtered = sortLocks(filterLocks(rows, { sources: flags.source, match: flags.match, nearExpiry: flags['near-expiry'], contended: flags.contended }), flags.sort);
-      return { rows: filtered, failures, total: rows.length };
+      return { rows: filtered, failures, total: rows.length, storeWarning: stored.available ? null : storeUnavailableWarning(stored.reason) };
     };
     try {
       if (flags.watch) {
         await this.watch(sources, snapshot);
         return [];
       }
-      const { rows, failures, total } = await snapshot();
+      const { rows, failures, total, storeWarning } = await snapshot();
       this.reportFailures(failures, sources.length);
+      if (storeWarning) process.stderr.write(`${safeMessage(storeWarning)}\n`);
       if (!this.jsonEnabled()) this.log(this.render(rows, total, sources.length - failures.length));
       return rows;
     } finally {
@@ -89,7 +99,7 @@ ${EXIT_CODES_HELP}`;
     if (failures.length > 0) process.exitCode = EXIT.UNREACHABLE;
   }
 
-  private async watch(sources: LockSource[], snapshot: () => Promise<{ rows: LockRow[]; failures: SourceFailure[]; total: number }>): Promise<void> {
+  private async watch(sources: LockSource[], snapshot: () => Promise<{ rows: LockRow[]; failures: SourceFailure[]; total: number; storeWarning: string | null }>): Promise<void> {
     let stopped = false;
     let wake: (() => void) | null = null;
     const onSignal = () => {
@@ -102,8 +112,8 @@ ${EXIT_CODES_HELP}`;
     try {
       while (!stopped) {
         const started = Date.now();
-        const { rows, failures, total } = await snapshot();
-        const warnings = failures.map((f) => `Warning: source ${safeMessage(f.source)} unreachable: ${safeMessage(f.message)}`).join('\n');
+        const { rows, failures, total, storeWarning } = await snapshot();
+        const warnings = [...failures.map((f) => `Warning: source ${safeMessage(f.source)} unreachable: ${safeMessage(f.message)}`), ...(storeWarning ? [safeMessage(storeWarning)] : [])].join('\n');
         const body = `${new Date().toISOString()}  (Ctrl-C to stop)\n${this.render(rows, total, sources.length - failures.length)}${warnings ? `\n${warnings}` : ''}`;
         // Clear and home on a terminal; elsewhere (piped to a file) just separate the frames.
         process.stdout.write(tty ? `\u001b[H\u001b[2J${body}\n` : `${body}\n\n`);

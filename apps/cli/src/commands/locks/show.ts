@@ -1,11 +1,11 @@
 import { Args, Flags } from '@oclif/core';
-import { LockscopeError } from '@lockscope/core';
+import { LockscopeError, toHex, type LiveLock } from '@lockscope/core';
 import type { StoredAudit } from '@lockscope/store';
 import { LockctlCommand, safeMessage } from '../../base-command.js';
 import { EXIT_CODES_HELP } from '../../exit-codes.js';
 import { loadSourcesBundle } from '../../load-backends.js';
-import { readLockHistory, type HistoryHold } from '../../lock-history.js';
-import { toLockRow, type LockRow, type WaiterRow } from '../../lock-row.js';
+import { readLockHistory, readStoredLockFacts, type HistoryHold } from '../../lock-history.js';
+import { freeLockRow, toLockRow, type LockRow, type StoredLockFacts, type WaiterRow } from '../../lock-row.js';
 import { openSources, stopAll } from '../../open-sources.js';
 import { tryOpenStore } from '../../store-access.js';
 import { formatMs, formatRatio, formatTime, renderTable } from '../../table.js';
@@ -53,38 +53,28 @@ ${EXIT_CODES_HELP}`;
     try {
       const { findLockByName } = await loadSourcesBundle();
       const answers = await Promise.allSettled(sources.map(async (s) => (await findLockByName(s, args.name))?.lock ?? null));
-      const now = Date.now();
-      const locks: LockRow[] = [];
+      const live: LiveLock[] = [];
       const unreachable: { source: string; message: string }[] = [];
       answers.forEach((a, i) => {
         if (a.status === 'fulfilled') {
-          if (a.value) locks.push(toLockRow(a.value, { now, nearExpiryRatio: loaded.config.alerts.nearExpiryRatio }));
+          if (a.value) live.push(a.value);
         } else {
           const e = a.reason as unknown;
           if (isLockscopeErrorLike(e) && e.code !== 'SOURCE_UNREACHABLE') throw e;
           unreachable.push({ source: sources[i]!.name, message: e instanceof Error ? e.message : String(e) });
         }
       });
-      if (locks.length === 0) {
-        if (unreachable.length > 0) {
-          throw new LockscopeError('SOURCE_UNREACHABLE', `${args.name} was not found on the reachable sources and ${unreachable.map((u) => u.source).join(', ')} could not be asked: ${unreachable[0]!.message}`);
-        }
-        throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source ?? 'any configured source'}; run \`lockctl ls\` to see the names.`);
-      }
       const opened = await storeOpening;
       let history: ShowResult['history'];
+      let stored: StoredLockFacts[] = [];
       if (opened.store) {
         try {
           await shipSpoolQuietly(loaded.stateDir, opened.store);
-          const h = await readLockHistory(opened.store, { name: args.name, source: flags.source, limit: flags.limit });
-          // The collector saw the hold begin; fill in what the backends cannot say.
-          for (const row of locks) {
-            const stored = h.locks.find((l) => l.source === row.source);
-            if (stored?.held && stored.acquiredAt !== null && stored.holder === row.holder && stored.token === row.token) {
-              row.acquiredAt = stored.acquiredAt;
-              row.heldMs = Math.max(0, now - stored.acquiredAt);
-            }
-          }
+          const [h, facts] = await Promise.all([
+            readLockHistory(opened.store, { name: args.name, source: flags.source, limit: flags.limit }),
+            readStoredLockFacts(opened.store, { name: args.name, source: flags.source }),
+          ]);
+          stored = facts;
           history = { available: true, holds: h.holds, audits: h.audits };
         } catch (error) {
           history = { available: false, reason: error instanceof Error ? error.message : String(error) };
@@ -93,6 +83,22 @@ ${EXIT_CODES_HELP}`;
         }
       } else {
         history = { available: false, reason: opened.error };
+      }
+      const now = Date.now();
+      const nearExpiryRatio = loaded.config.alerts.nearExpiryRatio;
+      const storedFor = (source: string, keyHex: string) => stored.find((f) => f.source === source && f.rawKey === keyHex);
+      const locks = live.map((l) => toLockRow(l, { nearExpiryRatio, stored: storedFor(l.source, toHex(l.key)) }));
+      // Free now, but the store knows it: show it free, with its last holds (a source that did
+      // not answer cannot say it is free).
+      const asked = new Set(sources.map((s) => s.name).filter((n) => !unreachable.some((u) => u.source === n)));
+      for (const f of stored) {
+        if (asked.has(f.source) && !locks.some((l) => l.source === f.source && l.keyHex === f.rawKey)) locks.push(freeLockRow(f, { now }));
+      }
+      if (locks.length === 0) {
+        if (unreachable.length > 0) {
+          throw new LockscopeError('SOURCE_UNREACHABLE', `${args.name} was not found on the reachable sources and ${unreachable.map((u) => u.source).join(', ')} could not be asked: ${unreachable[0]!.message}`);
+        }
+        throw new LockscopeError('LOCK_NOT_FOUND', `No lock named ${args.name} on ${flags.source ?? 'any configured source'}${history.available ? ' nor in the store' : ''}; run \`lockctl ls --all\` to see the names.`);
       }
       result = { locks, unreachable, history };
     } finally {
@@ -110,8 +116,8 @@ ${EXIT_CODES_HELP}`;
       if (lock.held) {
         out.push(`  holder      ${q(lock.holder)}`);
         out.push(`  token       ${q(lock.token ?? 'none')}`);
-        out.push(`  held since  ${lock.acquiredAt === null ? 'unknown (not recorded by the backend; the store has no record of this hold)' : `${formatTime(lock.acquiredAt)} (${formatMs(lock.heldMs)})`}`);
-        out.push(`  ttl         ${lock.ttlMs === null ? 'none (the hold cannot expire)' : formatMs(lock.ttlMs)}`);
+        out.push(`  held since  ${lock.acquiredAt === null ? `unknown (not recorded by the backend; ${result.history.available ? 'the store has no record of this hold' : 'the store could not be read'})` : `${formatTime(lock.acquiredAt)} (${formatMs(lock.heldMs)})`}`);
+        out.push(`  ttl         ${lock.ttlMs !== null ? formatMs(lock.ttlMs) : lock.remainingMs === null ? 'none (the hold cannot expire)' : 'unknown (a live read sees only what remains; the store has no record of the grant)'}`);
         out.push(`  remaining   ${q(formatMs(lock.remainingMs))}${lock.leaseUsedRatio === null ? '' : `  (${formatRatio(lock.leaseUsedRatio)} of the lease used${lock.nearExpiry ? ', NEAR EXPIRY' : ''})`}`);
       } else {
         out.push('  free (no holder)');
