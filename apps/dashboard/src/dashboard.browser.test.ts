@@ -15,6 +15,7 @@ let live: DashboardServer | undefined;
 let down: DashboardServer | undefined;
 let browser: Browser | undefined;
 let seeded: Seeded;
+let storeUrl = '';
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -22,6 +23,7 @@ beforeAll(async () => {
   const config = join(dir, 'lockscope.yaml');
   writeFileSync(config, 'sources: []\n');
   const dbUrl = `file:${join(dir, 'store.db')}`;
+  storeUrl = dbUrl;
   await buildDashboard();
   live = await startDashboard({ DATABASE_URL: dbUrl, LOCKSCOPE_CONFIG: config });
   // Nothing listens on this port: the store is unreachable. The password must never reach the browser.
@@ -247,5 +249,51 @@ describe('dashboard in headless Chromium', () => {
     }
     const missing = await fetch(`${live!.url}/api/v1/locks/AAAAAAAAAAAAAAAAAAAAAA`);
     expect(missing.status).toBe(404);
+  });
+
+  it('the Safety page lists hazards, open and most severe first, with the deadlock cycle and the handover timeline, and backend text shown safely', async () => {
+    const store = await openStore({ url: storeUrl });
+    const now = Date.now();
+    try {
+      await store.writeBatch({
+        hazards: [
+          {
+            id: 'unsafe_handover|hz1|1', kind: 'unsafe_handover', severity: 'critical', source: 'etcd-main', lockId: 'hz1', lockName: '/locks/pay\u202eyap', since: now - 60_000, until: now - 50_000,
+            holders: ['lease-a', '<img src=x onerror=alert(1)>'], tokens: ['5', '9'], detail: 'The lease lapsed under lease-a.',
+            evidence: { lapsedAcquiredAt: now - 70_000, lapsedAt: now - 60_040, ttlMs: 10_000, lapsedToken: '5', newToken: '9', newAcquiredAt: now - 60_000, gapMs: 40, signsOfLife: { at: now - 55_000, resource: 'orders-db', token: '5', accepted: false } },
+          },
+          {
+            id: 'deadlock|hz2,hz3|2', kind: 'deadlock', severity: 'critical', source: 'etcd-main', lockId: 'hz2', lockName: '/locks/ledger', since: now - 5_000, until: null,
+            holders: ['S1', 'S2'], tokens: [], detail: 'Deadlock between S1 and S2.',
+            evidence: { cycle: [{ holder: 'S1', holds: { lockId: 'hz2', name: '/locks/ledger' }, waitsFor: { lockId: 'hz3', name: '/locks/stock' } }, { holder: 'S2', holds: { lockId: 'hz3', name: '/locks/stock' }, waitsFor: { lockId: 'hz2', name: '/locks/ledger' } }] },
+          },
+          { id: 'stale_token_refused|hz1|3', kind: 'stale_token_refused', severity: 'info', source: 'etcd-main', lockId: 'hz1', lockName: '/locks/pay', since: now - 1_000, until: null, holders: [], tokens: ['5', '9'], detail: 'refused', evidence: {} },
+        ],
+      });
+    } finally {
+      await store.close();
+    }
+    await withPage(async (page, errors) => {
+      await page.goto(`${live!.url}/safety`);
+      const rows = page.getByTestId('hazard-row');
+      await rows.first().waitFor();
+      // Open first (critical before info), then those that ended.
+      expect(await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-kind')}:${tr.getAttribute('data-severity')}`))).toEqual([
+        'deadlock:critical',
+        'stale_token_refused:info',
+        'unsafe_handover:critical',
+      ]);
+      expect(await page.getByTestId('deadlock-cycle').textContent()).toMatch(/S1 holds \/locks\/ledger and waits for \/locks\/stock.*S2 holds \/locks\/stock/s);
+      const timeline = await page.getByTestId('handover-timeline').textContent();
+      expect(timeline).toContain('40 ms later');
+      expect(timeline).toContain('orders-db refused its token 5');
+      const text = (await page.locator('main').textContent()) ?? '';
+      // The bidi override and the markup are shown as text, not obeyed.
+      expect(text).not.toContain('\u202e');
+      expect(text).toContain('<img src=x onerror=alert(1)>');
+      expect(await page.locator('main img').count()).toBe(0);
+      expect(errors).toEqual([]);
+      await page.screenshot({ path: join(artifacts, 'safety.png'), fullPage: true });
+    });
   });
 });

@@ -11,6 +11,7 @@ export function Nav() {
     { href: '/', label: 'Locks', active: path === '/' || path.startsWith('/locks') },
     { href: '/sources', label: 'Sources', active: path.startsWith('/sources') },
     { href: '/alerts', label: 'Alerts', active: path.startsWith('/alerts') },
+    { href: '/safety', label: 'Safety', active: path.startsWith('/safety') },
     { href: '/audit', label: 'Audit', active: path.startsWith('/audit') },
     ...(can(session.data, 'admin') ? [{ href: '/tokens', label: 'Tokens', active: path.startsWith('/tokens') }] : []),
   ];

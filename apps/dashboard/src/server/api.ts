@@ -1,4 +1,4 @@
-import { ALERT_RULES, LockscopeError } from '@lockscope/core';
+import { ALERT_RULES, LockscopeError, severityRank } from '@lockscope/core';
 import {
   acknowledgeAlert,
   getAlertDetail,
@@ -8,6 +8,7 @@ import {
   getOverview,
   listLocks,
   listSources,
+  listHazards,
   queryAlerts,
   silenceAlertFor,
   createApiToken,
@@ -31,6 +32,7 @@ import {
   searchParamsOf,
   silenceBody,
   auditQuery,
+  hazardsQuery,
   createTokenBody,
   tokenIdParam,
 } from './params';
@@ -176,6 +178,15 @@ export function createApi(ctx: ApiContext) {
       emptyQuery.parse(searchParamsOf(request));
       const store = await ctx.getStore();
       return audited(actor, { action: 'token_revoke', target: `token ${id}` }, () => revokeApiToken(store, { id, by: actor.name, at: now() }), (t) => ({ detail: JSON.stringify({ name: t.name }) }));
+    }),
+    hazards: apiRoute('hazards', async (request: Request) => {
+      await gate.read(request);
+      const q = hazardsQuery.parse(searchParamsOf(request));
+      // Open ones, and those that ended within the window (24 h by default); most severe first.
+      const since = q.since ?? now() - 24 * 3_600_000;
+      const hazards = await listHazards({ db: await db(), since, source: q.source });
+      hazards.sort((a, b) => Number(a.until !== null) - Number(b.until !== null) || severityRank(b.severity) - severityRank(a.severity) || b.since - a.since);
+      return { hazards, since };
     }),
     audit: apiRoute('audit', async (request: Request) => {
       await gate.read(request);

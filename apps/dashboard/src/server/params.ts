@@ -131,6 +131,11 @@ export const createTokenBody = (maxDays: number) =>
     expiresInDays: z.number().int('whole days').min(1).max(maxDays, `at most ${maxDays} days (dashboard.auth.tokenMaxDays)`),
   });
 
+export const hazardsQuery = z.strictObject({
+  source: text(200).optional(),
+  since: epochMs.optional(),
+});
+
 export const auditQuery = z.strictObject({
   actor: text(200).optional(),
   action: text(100).optional(),
