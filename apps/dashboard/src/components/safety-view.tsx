@@ -49,7 +49,7 @@ function HandoverTimeline({ hazard }: { hazard: Hazard }) {
   const acquiredAt = num(e.newAcquiredAt);
   const life = e.signsOfLife as { at?: number; resource?: string; token?: string; accepted?: boolean } | undefined;
   return (
-    <ul className="timeline" data-testid="handover-timeline">
+    <ul className="handover-steps" data-testid="handover-timeline">
       <li>
         {formatTime(num(e.lapsedAcquiredAt))}: <UntrustedText value={hazard.holders[0] ?? null} max={40} /> acquired (token <UntrustedText value={String(e.lapsedToken ?? '-')} max={24} />)
       </li>
