@@ -171,6 +171,7 @@ describe('fault injection under load (issue 13)', () => {
         const from = Date.now();
         await ctx.redis.cli(['CONFIG', 'SET', 'notify-keyspace-events', '']);
         const offAt = Date.now();
+        let lastSeenOffAt = offAt;
         const logged = ctx.collector.output().length;
         // The source should say so, re-enable them (enableNotifications defaults to true) and resync.
         // Watched side by side: the unhealthy spell can be shorter than one poll of /healthz, so the
@@ -181,7 +182,12 @@ describe('fault injection under load (issue 13)', () => {
             if (line) unhealthy = line;
             return unhealthy !== null;
           }, 10_000),
-          whenTrue(async () => (await ctx.redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).split('\n')[1]?.trim() !== '', 15_000),
+          whenTrue(async () => {
+            const askedAt = Date.now();
+            const on = (await ctx.redis.cli(['CONFIG', 'GET', 'notify-keyspace-events'])).split('\n')[1]?.trim() !== '';
+            if (!on) lastSeenOffAt = askedAt;
+            return on;
+          }, 15_000),
         ]);
         const recoveredAt = reportedAt === null ? null : await whenTrue(async () => {
           const s = (await ctx.collector.health())?.sources.find((x) => x.name === REDIS_SOURCE);
@@ -192,7 +198,9 @@ describe('fault injection under load (issue 13)', () => {
             `notifications re-enabled ${reenabledAt ? `at ${reenabledAt - from} ms` : 'never (within 15 s)'}; healthy again ${recoveredAt ? `at ${recoveredAt - from} ms` : 'never'}`,
         );
         // Blind until the source recovered; a source that never noticed is blind only for the instant of the change.
-        return [{ from, to: recoveredAt ?? reenabledAt ?? offAt, certainFrom: offAt, certainTo: reenabledAt ?? offAt, what: 'notifications off' }];
+        // Certainly off only until the last poll that saw them off: they came back somewhere
+        // between that poll and the next one, which the collector may have heard at once.
+        return [{ from, to: recoveredAt ?? reenabledAt ?? offAt, certainFrom: offAt, certainTo: reenabledAt === null ? offAt : lastSeenOffAt, what: 'notifications off' }];
       },
     });
     expect(unhealthy, 'the Redis source reports notifications switched off').not.toBeNull();
