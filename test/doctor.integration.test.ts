@@ -6,23 +6,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLockctl } from '../apps/cli/src/run-lockctl.js';
 import { startEtcd, startRedis, waitFor, type EtcdServer, type RedisServer } from '@lockscope/testing';
 import { startCollectorStack, type CollectorStack } from '../apps/collector/src/test-stack.js';
 
 const root = resolve(import.meta.dirname, '..');
-const LOCKCTL = resolve(root, 'apps/cli/bin/lockctl.js');
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [LOCKCTL, ...args], { env: { ...process.env, LOCKSCOPE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The real lockctl binary, without the caller's LOCKSCOPE_CONFIG. */
+const run = (args: string[]) => runLockctl(args, { env: { ...process.env, LOCKSCOPE_CONFIG: '', LOCKSCOPE_ACTOR: 'oncall-ana' } });
 
 /**
  * One etcd session (a lease) taking mutexes the way Go's concurrency.Mutex and `etcdctl

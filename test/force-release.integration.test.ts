@@ -1,27 +1,17 @@
 // System test: `lockctl release` (the real binary) of locks a real collector is watching.
 // The backend sees a plain delete; the collector learns from the audit record that it was a
 // force-release, and the stored hold says so (issue 13).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLockctl } from '../apps/cli/src/run-lockctl.js';
 import { startEtcd, startRedis, waitFor, type EtcdServer, type RedisServer } from '@lockscope/testing';
 import { startCollectorStack, type CollectorStack } from '../apps/collector/src/test-stack.js';
 
-const LOCKCTL = resolve(import.meta.dirname, '../apps/cli/bin/lockctl.js');
 
-function lockctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [LOCKCTL, ...args], { env: { ...process.env, LOCKSCOPE_CONFIG: '', LOCKSCOPE_ACTOR: 'oncall-ana' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The real lockctl binary, without the caller's LOCKSCOPE_CONFIG. */
+const lockctl = (args: string[]) => runLockctl(args, { env: { ...process.env, LOCKSCOPE_CONFIG: '', LOCKSCOPE_ACTOR: 'oncall-ana' } });
 
 describe('lockctl release of a watched lock', () => {
   let etcd: EtcdServer;

@@ -1,3 +1,4 @@
+import type { Hazard } from '@lockscope/core';
 // Row shapes for the collector's write path and the read helpers. They mirror
 // prisma/schema.prisma, with JS numbers for the epoch-ms BigInt columns (the
 // store converts at the edge; epoch ms fit a double exactly until year 287396).
@@ -75,21 +76,8 @@ export interface EventRow {
   detail?: string | null;
 }
 
-/** A hazard as the collector writes it (core's Hazard, with JSON-encoded lists). */
-export interface HazardRow {
-  id: string;
-  kind: string;
-  severity: string;
-  source: string;
-  lockId: string | null;
-  lockName: string | null;
-  since: number;
-  until: number | null;
-  holders: string[];
-  tokens: string[];
-  detail: string;
-  evidence: Record<string, unknown>;
-}
+/** A hazard as the collector writes it: core's Hazard (lists and evidence stored as JSON text). */
+export type HazardRow = Hazard;
 
 export interface RollupRow {
   lockId: string;
